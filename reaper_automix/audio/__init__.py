@@ -1,0 +1,1 @@
+"""Audio I/O and the headless renderer."""

@@ -1,0 +1,43 @@
+"""Reading and writing audio files: float32 arrays shaped (samples, channels)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+
+class MediaError(OSError):
+    """A media file is missing or cannot be decoded."""
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode WAV/FLAC/AIFF/MP3/OGG (anything libsndfile reads) to float32 (n, ch)."""
+    path = Path(path)
+    if not path.exists():
+        raise MediaError(f"media file not found: {path}")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise MediaError(f"cannot decode {path}: {exc}") from exc
+    return data, int(rate)
+
+
+def resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
+    """Band-limited polyphase resampling along axis 0."""
+    if rate_in == rate_out or audio.shape[0] == 0:
+        return audio
+    ratio = Fraction(rate_out / rate_in).limit_denominator(2000)
+    out = resample_poly(audio, ratio.numerator, ratio.denominator, axis=0)
+    return out.astype(np.float32, copy=False)
+
+
+def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: str = "FLOAT") -> Path:
+    """Write a (n, ch) or (n,) array as WAV (32-bit float by default)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.asarray(audio, dtype=np.float32), int(sample_rate), subtype=subtype)
+    return path

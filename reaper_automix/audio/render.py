@@ -1,0 +1,267 @@
+"""Headless renderer: turns tracks and folders of the session model into audio, as REAPER plays them.
+
+Per item: the active take's source from ``source_offset`` on, advancing ``play_rate`` seconds of
+source per second of timeline (looped if the item loops), its channel mode, item trim × take volume,
+take pan, fades; muted items are silent. Per track: the sum of its items, then its FX chain (IEM
+plug-ins through our emulations; any other plug-in is skipped with a warning), then optionally its
+fader and pan. A folder adds the post-fader output of each child that sends to its parent.
+Output is always stereo float32 at the project sample rate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..session import Item, Project, Source, Track
+from .io import MediaError, read_audio, resample
+
+log = logging.getLogger("reaper_automix.render")
+
+CACHE_BYTES = 768 * 1024 * 1024
+
+
+class MissingMediaError(MediaError):
+    """An item's media is missing or unreadable; the message names track, item and path."""
+
+
+def pan_gains(pan: float) -> tuple[float, float]:
+    """REAPER's default "stereo balance / mono pan" at a 0 dB pan law: the far side fades
+    linearly, the near side stays at unity, so the centre is unity on both channels."""
+    return (min(1.0, 1.0 - pan), min(1.0, 1.0 + pan))
+
+
+def fade_curve(t: np.ndarray, shape: int) -> np.ndarray:
+    """Fade-in gain for normalised time t ∈ [0, 1] (a fade-out uses 1 − t).
+
+    Shape 0 is linear; REAPER's other shapes are documented approximations (docs/renderer.md).
+    """
+    curves: dict[int, Callable[[np.ndarray], np.ndarray]] = {
+        0: lambda x: x,
+        1: lambda x: 1.0 - (1.0 - x) ** 2,
+        2: lambda x: x**2,
+        3: lambda x: 1.0 - (1.0 - x) ** 4,
+        4: lambda x: x**4,
+        5: lambda x: x * x * (3.0 - 2.0 * x),
+        6: lambda x: 0.5 - 0.5 * np.cos(np.pi * x),
+        7: lambda x: np.sin(0.5 * np.pi * x),
+    }
+    return curves.get(shape, curves[0])(np.clip(t, 0.0, 1.0))
+
+
+class Renderer:
+    """Renders tracks of one project. Decoded sources are cached (bounded by memory)."""
+
+    def __init__(
+        self,
+        project: Project,
+        *,
+        skip_missing: bool = False,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.project = project
+        self.sample_rate = project.sample_rate
+        self.skip_missing = skip_missing
+        self.warnings: list[str] = []
+        self._warn_callback = warn
+        self._cache: OrderedDict[tuple[str, float], np.ndarray] = OrderedDict()
+        self._cache_bytes = 0
+        self._warned: set[str] = set()
+
+    # ------------------------------------------------------------------------------ public
+    def n_samples(self, end: float | None = None) -> int:
+        return int(round((self.project.length if end is None else end) * self.sample_rate))
+
+    def track(
+        self, track: Track, *, fader: bool = True, pan: bool = True, fx: bool = True,
+        end: float | None = None,
+    ) -> np.ndarray:
+        """Stereo output of a track (a folder includes its children), optionally post-fader."""
+        n = self.n_samples(end)
+        if track.mute and fader:
+            return np.zeros((n, 2), np.float32)
+        audio = self.items(track, n)
+        for child in track.children:
+            if child.main_send and not child.mute:
+                audio += self.track(child, fader=True, pan=True, fx=fx, end=end)
+        if fx:
+            audio = self.apply_fx(track, audio)
+        if fader:
+            audio *= np.float32(track.volume)
+        if pan and track.pan != 0.0:
+            audio *= np.asarray(pan_gains(track.pan), np.float32)
+        return audio
+
+    def items(self, track: Track, n: int) -> np.ndarray:
+        """Sum of a track's own items (pre-FX, pre-fader), stereo, n samples long."""
+        out = np.zeros((n, 2), np.float32)
+        for number, item in enumerate(track.items, start=1):
+            if item.mute:
+                continue
+            self._add_item(out, track, number, item)
+        return out
+
+    def apply_fx(self, track: Track, audio: np.ndarray) -> np.ndarray:
+        """Run the track's FX chain: IEM plug-ins through the emulations, others skipped."""
+        if not track.fx_enabled:
+            return audio
+        for fx in track.fx:
+            if not fx.active:
+                continue
+            plugin = fx.iem_plugin
+            if plugin is None:
+                self._warn(
+                    f"track {track.display_name!r}: plug-in {fx.label!r} cannot be rendered "
+                    "headless and is skipped"
+                )
+                continue
+            from ..iem import fx_params, process
+
+            audio = process(plugin, fx_params(fx), audio, self.sample_rate).astype(np.float32)
+        return audio
+
+    # ----------------------------------------------------------------------------- items
+    def _add_item(self, out: np.ndarray, track: Track, number: int, item: Item) -> None:
+        take = item.active_take
+        if take is None or take.source is None or take.volume == 0.0:
+            return
+        if not take.source.is_audio_file:
+            if take.source.kind in ("MIDI",):
+                self._warn(
+                    f"track {track.display_name!r}: MIDI item {number} is not rendered "
+                    "(instrument plug-ins are not hosted headless)"
+                )
+            return
+        sr = self.sample_rate
+        start = int(round(item.position * sr))
+        stop = int(round(item.end * sr))
+        lo, hi = max(start, 0), min(stop, out.shape[0])
+        if hi <= lo:
+            return
+        try:
+            source = self._source(take.source, take.play_rate)
+        except MediaError as exc:
+            message = (
+                f"track {track.display_name!r}, item {number} ({item.name or 'unnamed'}): "
+                f"{exc}. Relink the media in REAPER or pass --skip-missing to render it silent."
+            )
+            if not self.skip_missing:
+                raise MissingMediaError(message) from exc
+            self._warn(message + " Rendered as silence.")
+            return
+        offset = int(round(take.source_offset * sr / take.play_rate))
+        positions = np.arange(lo - start, hi - start) + offset
+        segment = _read_positions(source, positions, loop=item.loop)
+        segment = _channel_mode(segment, take.channel_mode)
+        gains = np.asarray(pan_gains(take.pan), np.float32) * np.float32(item.volume * take.volume)
+        segment *= gains
+        envelope = _fade_envelope(item, sr, np.arange(lo - start, hi - start))
+        if envelope is not None:
+            segment *= envelope[:, None]
+        out[lo:hi] += segment
+
+    def _source(self, source: Source, play_rate: float) -> np.ndarray:
+        """The source (section/reverse applied) at project rate, sped up by ``play_rate``."""
+        assert source.path is not None
+        key = (f"{source.path}|{source.section_start}|{source.section_length}|{source.reverse}",
+               play_rate)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        audio, file_rate = read_audio(source.path)
+        if source.section_start or source.section_length is not None:
+            first = int(round(source.section_start * file_rate))
+            length = source.section_length
+            last = audio.shape[0] if length is None else first + int(round(length * file_rate))
+            audio = audio[first:last]
+        if source.reverse:
+            audio = audio[::-1]
+        audio = np.ascontiguousarray(resample(audio, file_rate * play_rate, self.sample_rate))
+        self._remember(key, audio)
+        return audio
+
+    def _remember(self, key: tuple[str, float], audio: np.ndarray) -> None:
+        self._cache[key] = audio
+        self._cache_bytes += audio.nbytes
+        while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._cache_bytes -= old.nbytes
+
+    def _warn(self, message: str) -> None:
+        if message in self._warned:
+            return
+        self._warned.add(message)
+        self.warnings.append(message)
+        log.debug(message)
+        if self._warn_callback is not None:
+            self._warn_callback(message)
+
+
+def _read_positions(source: np.ndarray, positions: np.ndarray, *, loop: bool) -> np.ndarray:
+    length = source.shape[0]
+    out = np.zeros((positions.size, source.shape[1]), np.float32)
+    if length == 0:
+        return out
+    if loop:
+        return source[np.mod(positions, length)]
+    valid = (positions >= 0) & (positions < length)
+    if valid.any():
+        first = int(np.argmax(valid))
+        count = int(valid.sum())
+        start = int(positions[first])
+        out[first : first + count] = source[start : start + count]
+    return out
+
+
+def _channel_mode(audio: np.ndarray, mode: int) -> np.ndarray:
+    """Map a take's channels to the stereo track: mono plays on both sides."""
+    channels = audio.shape[1]
+    left = audio[:, 0]
+    right = audio[:, 1] if channels > 1 else left
+    if mode == 1:
+        left, right = right, left
+    elif mode == 2:
+        left = right = 0.5 * (left + right)
+    elif mode == 3:
+        right = left
+    elif mode == 4:
+        left = right
+    elif mode >= 5:  # mono of channel (mode - 2), 1-based: 5 → channel 3
+        index = min(mode - 3, channels - 1)
+        left = right = audio[:, index]
+    return np.stack([left, right], axis=1).astype(np.float32, copy=True)
+
+
+def _fade_envelope(item: Item, sr: int, offsets: np.ndarray) -> np.ndarray | None:
+    envelope: np.ndarray | None = None
+    length = item.length * sr
+    fade_in = item.fade_in.length * sr
+    if fade_in > 0:
+        envelope = fade_curve(offsets / fade_in, item.fade_in.shape)
+    fade_out = item.fade_out.length * sr
+    if fade_out > 0:
+        tail = fade_curve((length - offsets) / fade_out, item.fade_out.shape)
+        envelope = tail if envelope is None else envelope * tail
+    return None if envelope is None else envelope.astype(np.float32)
+
+
+def render_project_track(
+    path: str | Path, track: str | None = None, *, skip_missing: bool = False
+) -> tuple[np.ndarray, int, list[str]]:
+    """Convenience: open a project and render one track/folder (or the master mix)."""
+    from ..hosts.rpp import open_project
+
+    project = open_project(path)
+    renderer = Renderer(project, skip_missing=skip_missing)
+    if track is None:
+        mix = np.zeros((renderer.n_samples(), 2), np.float32)
+        for top in project.top_level:
+            if top.main_send and not top.mute:
+                mix += renderer.track(top)
+        return mix, project.sample_rate, renderer.warnings
+    return renderer.track(project.track(track)), project.sample_rate, renderer.warnings

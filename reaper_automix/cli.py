@@ -1,0 +1,65 @@
+"""Command-line interface: ``reaper-automix SUBCOMMAND …`` (also ``python -m reaper_automix``)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from rich.console import Console
+
+from . import __version__
+
+#: One module per subcommand in reaper_automix.commands, each with register() and run().
+COMMANDS = ("inspect", "render", "analyze", "balance", "demo", "install", "worker")
+
+console = Console(stderr=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reaper-automix",
+        description="Automatic mixing for REAPER projects: inspect, render and balance .RPP "
+        "files headless, or run the same actions inside REAPER.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = _command_module(name)
+        if module is not None:
+            module.register(subparsers)
+    return parser
+
+
+def _command_module(name: str):
+    try:
+        return importlib.import_module(f"reaper_automix.commands.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"reaper_automix.commands.{name}":
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+    )
+    try:
+        return int(args.run(args) or 0)
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/red]")
+        return 130
+    except (OSError, ValueError, LookupError) as exc:
+        if args.verbose:
+            raise
+        console.print(f"[bold red]error:[/bold red] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,250 @@
+"""The .RPP host: reads a project or track template into the session model and writes changed
+values back, editing only the lines that changed (see :mod:`reaper_automix.rpp.document`)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+
+from ..rpp.document import Block, Line, RppDocument, RppFormatError
+from ..rpp.tokens import format_number, replace_tokens
+from ..session import Fade, FxInstance, Item, Project, Source, Take, Track, link_folders
+
+FX_BLOCK_TAGS = {"VST", "JS", "AU", "DX", "CLAP", "LV2", "VIDEO_EFFECT", "CONTAINER"}
+
+
+def open_project(path: str | Path) -> Project:
+    """Read an .RPP project (or .RTrackTemplate) into the session model."""
+    return RppHost(Path(path)).read()
+
+
+def _float(values: list[str], index: int, default: float) -> float:
+    try:
+        value = float(values[index])
+    except (IndexError, ValueError):
+        return default
+    return value if math.isfinite(value) else default
+
+
+def _int(values: list[str], index: int, default: int) -> int:
+    try:
+        return int(float(values[index]))
+    except (IndexError, ValueError):
+        return default
+
+
+def _first_values(block: Block, key: str) -> list[str]:
+    line = block.line(key)
+    return line.values if line is not None else []
+
+
+@dataclass
+class _Loaded:
+    """What a track looked like when it was read, to detect what changed."""
+
+    block: Block
+    volume: float
+    pan: float
+
+
+class RppHost:
+    """A project file on disk, edited byte-preservingly."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.document = RppDocument.load(path)
+        self._loaded: dict[int, _Loaded] = {}
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    # ----------------------------------------------------------------------------- reading
+    def read(self) -> Project:
+        doc = self.document
+        project = Project(path=self.path.resolve(), is_template=doc.is_template, host=self)
+        if doc.project is not None:
+            project.sample_rate = _int(_first_values(doc.project, "SAMPLERATE"), 0, 44100) or 44100
+            project.tempo = _float(_first_values(doc.project, "TEMPO"), 0, 120.0)
+        for index, block in enumerate(doc.track_blocks()):
+            track = self._read_track(index, block, project.folder)
+            project.tracks.append(track)
+            self._loaded[id(track)] = _Loaded(block, track.volume, track.pan)
+        link_folders(project.tracks)
+        return project
+
+    def _read_track(self, index: int, block: Block, folder: Path) -> Track:
+        volpan = _first_values(block, "VOLPAN")
+        mutesolo = _first_values(block, "MUTESOLO")
+        isbus = _first_values(block, "ISBUS")
+        guid = _first_values(block, "TRACKID") or block.values
+        track = Track(
+            index=index,
+            name=_read_name(block),
+            guid=guid[0] if guid else "",
+            folder_depth=_int(isbus, 1, 0),
+            volume=max(0.0, _float(volpan, 0, 1.0)),
+            pan=min(1.0, max(-1.0, _float(volpan, 1, 0.0))),
+            mute=_int(mutesolo, 0, 0) == 1,
+            solo=_int(mutesolo, 1, 0),
+            n_channels=_int(_first_values(block, "NCHAN"), 0, 2),
+            main_send=_int(_first_values(block, "MAINSEND"), 0, 1) != 0,
+            fx_enabled=_int(_first_values(block, "FX"), 0, 1) != 0,
+        )
+        track.items = [_read_item(b, folder) for b in block.blocks("ITEM")]
+        chain = block.block("FXCHAIN")
+        track.fx = _read_fx_chain(chain) if chain is not None else []
+        return track
+
+    # ----------------------------------------------------------------------------- writing
+    def save(self, project: Project, path: Path | None = None) -> Path | None:
+        """Write every changed fader/pan into the document and save it atomically."""
+        for track in project.tracks:
+            loaded = self._loaded.get(id(track))
+            if loaded is None:
+                raise RppFormatError(f"track {track.display_name} was not read from {self.path}")
+            if track.volume != loaded.volume or track.pan != loaded.pan:
+                self._write_volpan(loaded.block, track)
+        target = path or self.path
+        backup = self.document.save(target)
+        for track in project.tracks:
+            loaded = self._loaded[id(track)]
+            loaded.volume, loaded.pan = track.volume, track.pan
+        if path is None or path.resolve() == self.path.resolve():
+            self.path = target
+        return backup
+
+    def _write_volpan(self, block: Block, track: Track) -> None:
+        line = block.line("VOLPAN")
+        volume, pan = format_number(track.volume), format_number(track.pan)
+        if line is not None:
+            line.text = replace_tokens(line.text, {1: volume, 2: pan})
+            return
+        anchor = block.line("NAME") or block.line("PEAKCOL")
+        index = block.index(anchor) + 1 if anchor is not None else 0
+        new = Line(f"{block.child_indent}VOLPAN {volume} {pan} -1 -1 1", block.ending)
+        block.insert(index, [new])
+
+
+def _read_name(block: Block) -> str:
+    name_block = block.block("NAME")
+    if name_block is not None:  # exact name when it holds all three quote characters
+        raw = [c.text.lstrip(" \t")[1:] for c in name_block.children if isinstance(c, Line)]
+        return "\n".join(raw)
+    values = _first_values(block, "NAME")
+    return values[0] if values else ""
+
+
+def _read_item(block: Block, folder: Path) -> Item:
+    item = Item(
+        position=_float(_first_values(block, "POSITION"), 0, 0.0),
+        length=max(0.0, _float(_first_values(block, "LENGTH"), 0, 0.0)),
+        loop=_int(_first_values(block, "LOOP"), 0, 0) != 0,
+        mute=_int(_first_values(block, "MUTE"), 0, 0) != 0,
+        guid=(_first_values(block, "IGUID") or [""])[0],
+        fade_in=_read_fade(_first_values(block, "FADEIN")),
+        fade_out=_read_fade(_first_values(block, "FADEOUT")),
+    )
+    volpan = _first_values(block, "VOLPAN")
+    item.volume = _float(volpan, 0, 1.0)
+    take = Take(pan=_float(volpan, 1, 0.0), volume=_float(volpan, 2, 1.0))
+    takes = [take]
+    for child in block.children:
+        if isinstance(child, Block):
+            if child.tag == "SOURCE":
+                takes[-1].source = _read_source(child, folder)
+            continue
+        key, values = child.key, child.values
+        if key == "TAKE":
+            if "SEL" in values:
+                item.active_take_index = len(takes)
+            takes.append(Take() if "NULL" not in values else Take(volume=0.0))
+        elif key == "TAKEVOLPAN":
+            takes[-1].pan, takes[-1].volume = _float(values, 0, 0.0), _float(values, 1, 1.0)
+        elif key == "NAME":
+            takes[-1].name = values[0] if values else ""
+        elif key == "SOFFS":
+            takes[-1].source_offset = _float(values, 0, 0.0)
+        elif key == "PLAYRATE":
+            rate = _float(values, 0, 1.0)
+            takes[-1].play_rate = rate if rate > 0 else 1.0
+            takes[-1].preserve_pitch = _int(values, 1, 1) != 0
+        elif key == "CHANMODE":
+            takes[-1].channel_mode = _int(values, 0, 0)
+        elif key == "GUID":
+            takes[-1].guid = values[0] if values else ""
+    item.takes = takes
+    item.name = takes[0].name
+    return item
+
+
+def _read_fade(values: list[str]) -> Fade:
+    """``FADEIN shape length auto_length …``: an auto (crossfade) length > 0 takes precedence."""
+    length = max(0.0, _float(values, 1, 0.0))
+    auto = _float(values, 2, 0.0)
+    return Fade(length=auto if auto > 0 else length, shape=_int(values, 0, 0))
+
+
+def _read_source(block: Block, folder: Path) -> Source:
+    kind = block.values[0] if block.values else ""
+    inner = block.block("SOURCE")
+    if kind == "SECTION" and inner is not None:
+        source = _read_source(inner, folder)
+        mode = _int(_first_values(block, "MODE"), 0, 0)
+        source.section_start = _float(_first_values(block, "STARTPOS"), 0, 0.0)
+        length = _float(_first_values(block, "LENGTH"), 0, 0.0)
+        source.section_length = length if length > 0 else None
+        source.reverse = mode in (2, 3)
+        return source
+    file_values = _first_values(block, "FILE")
+    text = file_values[0] if file_values else ""
+    source = Source(kind=kind.lstrip("_").replace("OFFLINE_", ""), path_text=text)
+    if text:
+        source.path = resolve_media_path(text, folder)
+    return source
+
+
+def resolve_media_path(text: str, folder: Path) -> Path:
+    """Resolve a FILE path as REAPER does: relative to the project folder; a missing absolute
+    path (often from another machine) falls back to the same file name in the project folder."""
+    is_windows_absolute = bool(re.match(r"^([A-Za-z]:[\\/]|\\\\)", text))
+    normalised = text.replace("\\", "/")
+    path = Path(normalised)
+    if not (path.is_absolute() or is_windows_absolute):
+        return folder / path
+    if path.exists():
+        return path
+    fallback = folder / PureWindowsPath(text).name if is_windows_absolute else folder / path.name
+    return fallback if fallback.exists() else path
+
+
+def _read_fx_chain(chain: Block) -> list[FxInstance]:
+    fx: list[FxInstance] = []
+    bypass: list[str] = []
+    for child in chain.children:
+        if isinstance(child, Line):
+            if child.key == "BYPASS":
+                bypass = child.values
+            elif child.key == "FXID" and fx:
+                fx[-1].guid = child.values[0] if child.values else ""
+            continue
+        if child.tag not in FX_BLOCK_TAGS:
+            continue
+        values = child.values
+        instance = FxInstance(
+            name=values[0] if values else child.tag,
+            kind=child.tag,
+            identity=values[1] if len(values) > 1 else "",
+            bypassed=_int(bypass, 0, 0) == 1,
+            offline=_int(bypass, 1, 0) == 1,
+        )
+        if child.tag == "JS":
+            instance.identity = instance.name
+            instance.custom_name = values[1] if len(values) > 1 else ""
+        elif child.tag == "VST":
+            instance.custom_name = values[3] if len(values) > 3 else ""
+            instance.payload = tuple(c.text.strip() for c in child.children if isinstance(c, Line))
+        fx.append(instance)
+        bypass = []
+    return fx
