@@ -15,9 +15,12 @@ from ..session import Fade, FxInstance, Item, Project, Source, Take, Track, link
 FX_BLOCK_TAGS = {"VST", "JS", "AU", "DX", "CLAP", "LV2", "VIDEO_EFFECT", "CONTAINER"}
 
 
-def open_project(path: str | Path) -> Project:
-    """Read an .RPP project (or .RTrackTemplate) into the session model."""
-    return RppHost(Path(path)).read()
+def open_project(path: str | Path, *, media_dir: str | Path | None = None) -> Project:
+    """Read an .RPP project (or .RTrackTemplate) into the session model.
+
+    Relative media paths resolve against ``media_dir`` (default: the file's own folder).
+    """
+    return RppHost(Path(path), media_dir=Path(media_dir) if media_dir else None).read()
 
 
 def _float(values: list[str], index: int, default: float) -> float:
@@ -52,8 +55,9 @@ class _Loaded:
 class RppHost:
     """A project file on disk, edited byte-preservingly."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, media_dir: Path | None = None) -> None:
         self.path = path
+        self.media_dir = media_dir
         self.document = RppDocument.load(path)
         self._loaded: dict[int, _Loaded] = {}
 
@@ -64,11 +68,12 @@ class RppHost:
     def read(self) -> Project:
         doc = self.document
         project = Project(path=self.path.resolve(), is_template=doc.is_template, host=self)
+        media_dir = (self.media_dir or self.path.parent).resolve()
         if doc.project is not None:
             project.sample_rate = _int(_first_values(doc.project, "SAMPLERATE"), 0, 44100) or 44100
             project.tempo = _float(_first_values(doc.project, "TEMPO"), 0, 120.0)
         for index, block in enumerate(doc.track_blocks()):
-            track = self._read_track(index, block, project.folder)
+            track = self._read_track(index, block, media_dir)
             project.tracks.append(track)
             self._loaded[id(track)] = _Loaded(block, track.volume, track.pan)
         link_folders(project.tracks)
