@@ -101,6 +101,8 @@ class FxInstance:
     offline: bool = False
     guid: str = ""  # FXID
     payload: tuple[str, ...] = ()  # base64 state lines of a <VST block, as saved
+    changes: dict[str, float] = field(default_factory=dict)  # parameter edits (plain units)
+    is_new: bool = False  # added by us, not yet in the project
 
     @property
     def active(self) -> bool:
@@ -161,6 +163,17 @@ class Track:
     @property
     def display_name(self) -> str:
         return self.__dict__.get("name") or f"Track {self.__dict__.get('index', 0) + 1}"
+
+    def find_fx(self, plugin_name: str, tag: str | None = None) -> FxInstance | None:
+        """Our instance named ``tag`` if given (and present), else the first of that plug-in."""
+        candidates = [
+            fx for fx in self.fx
+            if (spec := fx.iem_plugin) is not None and spec.name == plugin_name
+        ]
+        if tag is not None:
+            tagged = [fx for fx in candidates if fx.custom_name == tag]
+            return tagged[0] if tagged else None
+        return candidates[0] if candidates else None
 
     def descendants(self) -> list[Track]:
         out: list[Track] = []

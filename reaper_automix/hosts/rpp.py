@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 
 from ..rpp.document import Block, Line, RppDocument, RppFormatError
@@ -50,6 +51,7 @@ class _Loaded:
     block: Block
     volume: float
     pan: float
+    fx_blocks: dict[int, Block] = field(default_factory=dict)  # id(FxInstance) → <VST block
 
 
 class RppHost:
@@ -73,13 +75,13 @@ class RppHost:
             project.sample_rate = _int(_first_values(doc.project, "SAMPLERATE"), 0, 44100) or 44100
             project.tempo = _float(_first_values(doc.project, "TEMPO"), 0, 120.0)
         for index, block in enumerate(doc.track_blocks()):
-            track = self._read_track(index, block, media_dir)
+            track, fx_blocks = self._read_track(index, block, media_dir)
             project.tracks.append(track)
-            self._loaded[id(track)] = _Loaded(block, track.volume, track.pan)
+            self._loaded[id(track)] = _Loaded(block, track.volume, track.pan, fx_blocks)
         link_folders(project.tracks)
         return project
 
-    def _read_track(self, index: int, block: Block, folder: Path) -> Track:
+    def _read_track(self, index: int, block: Block, folder: Path) -> tuple[Track, dict[int, Block]]:
         volpan = _first_values(block, "VOLPAN")
         mutesolo = _first_values(block, "MUTESOLO")
         isbus = _first_values(block, "ISBUS")
@@ -99,8 +101,9 @@ class RppHost:
         )
         track.items = [_read_item(b, folder) for b in block.blocks("ITEM")]
         chain = block.block("FXCHAIN")
-        track.fx = _read_fx_chain(chain) if chain is not None else []
-        return track
+        found = _read_fx_chain(chain) if chain is not None else []
+        track.fx = [fx for fx, _ in found]
+        return track, {id(fx): fx_block for fx, fx_block in found}
 
     # ----------------------------------------------------------------------------- writing
     def save(self, project: Project, path: Path | None = None) -> Path | None:
@@ -111,13 +114,18 @@ class RppHost:
                 raise RppFormatError(f"track {track.display_name} was not read from {self.path}")
             if track.volume != loaded.volume or track.pan != loaded.pan:
                 self._write_volpan(loaded.block, track)
-        target = path or self.path
-        backup = self.document.save(target)
+            for fx in track.fx:
+                if fx.is_new:
+                    loaded.fx_blocks[id(fx)] = _append_fx(loaded.block, fx)
+                elif fx.changes:
+                    _rewrite_payload(loaded.fx_blocks[id(fx)], fx)
+        backup = self.document.save(path or self.path)
         for track in project.tracks:
             loaded = self._loaded[id(track)]
             loaded.volume, loaded.pan = track.volume, track.pan
-        if path is None or path.resolve() == self.path.resolve():
-            self.path = target
+            for fx in track.fx:
+                fx.payload = tuple(_payload_lines(loaded.fx_blocks[id(fx)])) if fx.kind == "VST" else ()
+                fx.changes, fx.is_new = {}, False
         return backup
 
     def _write_volpan(self, block: Block, track: Track) -> None:
@@ -224,15 +232,19 @@ def resolve_media_path(text: str, folder: Path) -> Path:
     return fallback if fallback.exists() else path
 
 
-def _read_fx_chain(chain: Block) -> list[FxInstance]:
-    fx: list[FxInstance] = []
+def _payload_lines(block: Block) -> list[str]:
+    return [c.text.strip() for c in block.children if isinstance(c, Line)]
+
+
+def _read_fx_chain(chain: Block) -> list[tuple[FxInstance, Block]]:
+    fx: list[tuple[FxInstance, Block]] = []
     bypass: list[str] = []
     for child in chain.children:
         if isinstance(child, Line):
             if child.key == "BYPASS":
                 bypass = child.values
             elif child.key == "FXID" and fx:
-                fx[-1].guid = child.values[0] if child.values else ""
+                fx[-1][0].guid = child.values[0] if child.values else ""
             continue
         if child.tag not in FX_BLOCK_TAGS:
             continue
@@ -249,7 +261,52 @@ def _read_fx_chain(chain: Block) -> list[FxInstance]:
             instance.custom_name = values[1] if len(values) > 1 else ""
         elif child.tag == "VST":
             instance.custom_name = values[3] if len(values) > 3 else ""
-            instance.payload = tuple(c.text.strip() for c in child.children if isinstance(c, Line))
-        fx.append(instance)
+            instance.payload = tuple(_payload_lines(child))
+        fx.append((instance, child))
         bypass = []
     return fx
+
+
+def _append_fx(track_block: Block, fx: FxInstance) -> Block:
+    """Add a new plug-in group (BYPASS, <VST …>, FLOATPOS, FXID, WAK) at the end of the chain."""
+    from ..iem.state import new_vst_block
+
+    chain = track_block.block("FXCHAIN") or _new_fx_chain(track_block)
+    indent, ending = chain.child_indent, track_block.ending
+    fx.guid = fx.guid or "{" + str(uuid.uuid4()).upper() + "}"
+    head, payload = new_vst_block(fx, n_channels=_int(_first_values(track_block, "NCHAN"), 0, 2))
+    block = Block(Line(f"{indent}<VST {head}", ending))
+    block.insert(0, [Line(f"{indent}  {text}", ending) for text in payload])
+    block.tail = Line(f"{indent}>", ending)
+    group: list[Line | Block] = [
+        Line(f"{indent}BYPASS {int(fx.bypassed)} {int(fx.offline)} 0", ending),
+        block,
+        Line(f"{indent}FLOATPOS 0 0 0 0", ending),
+        Line(f"{indent}FXID {fx.guid}", ending),
+        Line(f"{indent}WAK 0 0", ending),
+    ]
+    chain.insert(len(chain.children), group)
+    return block
+
+
+def _new_fx_chain(track_block: Block) -> Block:
+    """An empty <FXCHAIN, placed where REAPER writes it: before the items."""
+    indent, ending = track_block.child_indent, track_block.ending
+    chain = Block(Line(f"{indent}<FXCHAIN", ending), tail=Line(f"{indent}>", ending))
+    chain.insert(0, [Line(f"{indent}  {text}", ending) for text in ("SHOW 0", "LASTSEL 0", "DOCKED 0")])
+    items = track_block.blocks("ITEM")
+    index = track_block.index(items[0]) if items else len(track_block.children)
+    track_block.insert(index, [chain])
+    return chain
+
+
+def _rewrite_payload(vst_block: Block, fx: FxInstance) -> None:
+    """Replace the state lines of an existing <VST block with the edited state."""
+    from ..iem.state import update_payload
+
+    old = [c for c in vst_block.children if isinstance(c, Line)]
+    indent = old[0].indent if old else vst_block.head.indent + "  "
+    for line in old:
+        vst_block.remove(line)
+    new = update_payload(fx.payload, fx.changes, fx.iem_plugin)
+    vst_block.insert(0, [Line(indent + text, vst_block.ending) for text in new])
