@@ -1,0 +1,240 @@
+"""Characteristic Frequency Band (CFB) loudness (algorithms.md A.2).
+
+A track's band is either [c − w/2, c + w/2] from its spectral centroid c and bandwidth w
+(method ``centroid``) or [2·f0, 4·f0] from its PESTO pitch (method ``f0``). The track is
+pre-filtered by a first-order high-pass at lo and a first-order low-pass at hi (the JUCE filters
+behind pedalboard's HighpassFilter/LowpassFilter) and its BS.1770-4 integrated loudness is
+measured. Method ``lufs`` is the plain integrated loudness.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+import scipy.fft
+from scipy.signal import get_window
+
+from .loudness import LoudnessMeter, as_frames
+from .pitch import DEFAULT_MODEL, track_pitch
+
+Method = Literal["centroid", "f0", "lufs"]
+METHODS: tuple[str, ...] = ("centroid", "f0", "lufs")
+
+FRAME_LENGTH = 2048  # librosa defaults, in samples at any rate
+HOP_LENGTH = 512
+ACTIVE_FRAME_FLOOR_DBFS = -60.0
+ACTIVE_FRAME_RANGE_DB = 50.0
+MAX_BAND_FRACTION = 0.45  # hi ≤ 0.45·fs
+AUTHORS_MAX_HZ = 22_000.0
+MIN_LO_HZ = 1.0
+COLLAPSE_RATIO = 1.05
+F0_FALLBACK_BAND_HZ = (50.0, 10_000.0)
+_STFT_CHUNK_FRAMES = 256
+
+
+@dataclass(frozen=True)
+class CfbOptions:
+    """Knobs of the CFB analysis; the defaults are the product rules of A.2.
+
+    ``f0_max_frames`` caps the PESTO frames per track: the step doubles from ``f0_step_ms``
+    until the active audio yields at most that many frames (None = every ``f0_step_ms``).
+    """
+
+    centroid_frames: Literal["active", "all"] = "active"
+    f0_model: str = DEFAULT_MODEL
+    f0_step_ms: float = 10.0
+    f0_confidence: float = 0.5
+    f0_min_frames: int = 10
+    f0_max_frames: int | None = 256
+
+
+@dataclass(frozen=True)
+class CfbResult:
+    """What was measured for one track, and why when it is not the requested band."""
+
+    method: str
+    loudness_lufs: float
+    band_hz: tuple[float, float] | None  # the pre-filter band; None = full band
+    centroid_hz: float | None = None
+    bandwidth_hz: float | None = None
+    f0_hz: float | None = None
+    pitch_frames: int | None = None  # confident frames the f0 is the mean of
+    pitch_step_ms: float | None = None
+    fallback: str | None = None
+
+
+def first_order_band_sos(lo_hz: float, hi_hz: float, sample_rate: float) -> np.ndarray:
+    """First-order high-pass at lo, then first-order low-pass at hi (JUCE: −3 dB at the cutoffs)."""
+    n_lo = math.tan(math.pi * lo_hz / sample_rate)
+    n_hi = math.tan(math.pi * hi_hz / sample_rate)
+    highpass = [1.0 / (1.0 + n_lo), -1.0 / (1.0 + n_lo), 0.0, 1.0, (n_lo - 1.0) / (n_lo + 1.0), 0.0]
+    lowpass = [n_hi / (1.0 + n_hi), n_hi / (1.0 + n_hi), 0.0, 1.0, (n_hi - 1.0) / (n_hi + 1.0), 0.0]
+    return np.array([highpass, lowpass])
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    """Channel average as float32 (the analysis signal of both band methods)."""
+    frames = as_frames(audio)
+    if frames.shape[1] == 1:
+        return frames[:, 0].astype(np.float32, copy=False)
+    return frames.mean(axis=1, dtype=np.float32)
+
+
+def _padded(mono: np.ndarray) -> tuple[np.ndarray, int]:
+    """Zero-pad for centred frames (librosa center=True); return (padded, frame count)."""
+    n_frames = 1 + mono.size // HOP_LENGTH
+    padded = np.zeros((n_frames + 3) * HOP_LENGTH, dtype=np.float32)
+    half = FRAME_LENGTH // 2
+    padded[half : half + mono.size] = mono[: padded.size - half]
+    return padded, n_frames
+
+
+def frame_rms_db(mono: np.ndarray) -> np.ndarray:
+    """RMS in dBFS of every centred 2048-sample frame at a 512-sample hop."""
+    padded, n_frames = _padded(mono)
+    hop_energy = np.square(padded.reshape(-1, HOP_LENGTH), dtype=np.float64).sum(axis=1)
+    frames_per_window = FRAME_LENGTH // HOP_LENGTH
+    energy = sum(hop_energy[k : k + n_frames] for k in range(frames_per_window))
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(energy / FRAME_LENGTH)
+
+
+def active_frames(mono: np.ndarray) -> np.ndarray:
+    """A.2 activity gate: frame RMS above −60 dBFS and within 50 dB of the loudest frame."""
+    rms = frame_rms_db(mono)
+    if rms.size == 0 or not np.isfinite(rms.max()):
+        return np.zeros(rms.size, dtype=bool)
+    return (rms > ACTIVE_FRAME_FLOOR_DBFS) & (rms >= rms.max() - ACTIVE_FRAME_RANGE_DB)
+
+
+def spectral_centroid_bandwidth(
+    mono: np.ndarray, sample_rate: float, frames: np.ndarray | None = None
+) -> tuple[float, float, int]:
+    """Mean librosa-default centroid and bandwidth (p = 2) over the selected frames.
+
+    ``frames`` is a boolean mask over the centred frames (None = all). Frames without energy
+    count as 0 Hz, as in librosa. Returns (centroid_hz, bandwidth_hz, frames_used).
+    """
+    padded, n_frames = _padded(mono)
+    indices = np.arange(n_frames) if frames is None else np.flatnonzero(frames)
+    if indices.size == 0:
+        return 0.0, 0.0, 0
+    window = get_window("hann", FRAME_LENGTH, fftbins=True).astype(np.float32)
+    freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
+    moments = np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1)
+    framed = np.lib.stride_tricks.sliding_window_view(padded, FRAME_LENGTH)[::HOP_LENGTH]
+    centroid_sum = bandwidth_sum = 0.0
+    for start in range(0, indices.size, _STFT_CHUNK_FRAMES):
+        chunk = indices[start : start + _STFT_CHUNK_FRAMES]
+        segments = framed[chunk] * window
+        magnitude = np.abs(scipy.fft.rfft(segments, axis=1))
+        total, first, second = (magnitude.astype(np.float64) @ moments).T
+        has_energy = total > 0
+        centroid = np.divide(first, total, out=np.zeros_like(first), where=has_energy)
+        spread = np.divide(second, total, out=np.zeros_like(second), where=has_energy)
+        centroid_sum += centroid.sum()
+        bandwidth_sum += np.sqrt(np.maximum(spread - centroid * centroid, 0.0)).sum()
+    return float(centroid_sum / indices.size), float(bandwidth_sum / indices.size), int(indices.size)
+
+
+def active_audio(mono: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """The samples of the active frames' hop cells, concatenated (cell t = t·hop ± hop/2)."""
+    per_sample = np.repeat(np.append(frames, frames[-1:]), HOP_LENGTH)
+    start = HOP_LENGTH // 2
+    return mono[per_sample[start : start + mono.size]]
+
+
+def pitch_step_ms(active_seconds: float, options: CfbOptions) -> float:
+    """Smallest step f0_step_ms·2^k giving at most ``f0_max_frames`` frames."""
+    step = options.f0_step_ms
+    if options.f0_max_frames is None:
+        return step
+    while active_seconds * 1000.0 / step > options.f0_max_frames:
+        step *= 2.0
+    return step
+
+
+def mean_f0(
+    mono: np.ndarray, sample_rate: float, frames: np.ndarray, options: CfbOptions
+) -> tuple[float | None, int, float]:
+    """Mean PESTO f0 over confident frames of the active audio: (f0 or None, kept frames, step)."""
+    excerpt = active_audio(mono, frames)
+    step = pitch_step_ms(excerpt.size / sample_rate, options)
+    if excerpt.size == 0:
+        return None, 0, step
+    pitch = track_pitch(excerpt, int(sample_rate), step, options.f0_model)
+    confident = pitch.confidence >= options.f0_confidence
+    kept = int(confident.sum())
+    if kept < options.f0_min_frames:
+        return None, kept, step
+    return float(pitch.f0_hz[confident].mean()), kept, step
+
+
+def clamp_band(lo_hz: float, hi_hz: float, sample_rate: float) -> tuple[float, float] | None:
+    """Apply A.2's limits (1 Hz ≤ lo, hi ≤ min(22 kHz, 0.45·fs)); None if the band collapses."""
+    lo = max(lo_hz, MIN_LO_HZ)
+    hi = min(hi_hz, AUTHORS_MAX_HZ, MAX_BAND_FRACTION * sample_rate)
+    return None if hi <= lo * COLLAPSE_RATIO else (float(lo), float(hi))
+
+
+def cfb_loudness(
+    audio: np.ndarray,
+    sample_rate: float,
+    method: Method = "centroid",
+    *,
+    channel_weights: Sequence[float] | None = None,
+    options: CfbOptions = CfbOptions(),
+    full_band_lufs: float | None = None,
+) -> CfbResult:
+    """CFB loudness of one track in its stem layout (``channel_weights``, see LoudnessMeter).
+
+    ``full_band_lufs`` may pass an already measured full-band loudness (used for fallbacks).
+    Raises TooShortError under 400 ms and InvalidAudioError for NaN/inf.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown CFB method {method!r}: choose one of {', '.join(METHODS)}")
+    frames = as_frames(audio)
+    meter = LoudnessMeter(sample_rate, channel_weights)
+    full = meter.integrated(frames) if full_band_lufs is None else full_band_lufs
+    if method == "lufs":
+        return CfbResult("lufs", full, None)
+    mono = to_mono(frames)
+    if method == "centroid":
+        result = _centroid_result(mono, sample_rate, options)
+    else:
+        result = _f0_result(mono, sample_rate, options)
+    if result.band_hz is None:
+        return replace(result, loudness_lufs=full)
+    loudness = meter.integrated(frames, prefilter=first_order_band_sos(*result.band_hz, sample_rate))
+    if not math.isfinite(loudness):
+        return replace(result, loudness_lufs=full, band_hz=None, fallback="band loudness below the -70 LUFS gate")
+    return replace(result, loudness_lufs=loudness)
+
+
+def _centroid_result(mono: np.ndarray, sample_rate: float, options: CfbOptions) -> CfbResult:
+    frames = active_frames(mono) if options.centroid_frames == "active" else None
+    centroid, bandwidth, used = spectral_centroid_bandwidth(mono, sample_rate, frames)
+    base = CfbResult("centroid", math.nan, None, centroid_hz=centroid, bandwidth_hz=bandwidth)
+    if used == 0:
+        return replace(base, fallback="no active frame: full-band loudness")
+    band = clamp_band(centroid - bandwidth / 2.0, centroid + bandwidth / 2.0, sample_rate)
+    if band is None:
+        return replace(base, fallback="band collapsed (hi <= 1.05 lo): full-band loudness")
+    return replace(base, band_hz=band)
+
+
+def _f0_result(mono: np.ndarray, sample_rate: float, options: CfbOptions) -> CfbResult:
+    f0, kept, step = mean_f0(mono, sample_rate, active_frames(mono), options)
+    base = CfbResult("f0", math.nan, None, f0_hz=f0, pitch_frames=kept, pitch_step_ms=step)
+    if f0 is None:
+        band = clamp_band(*F0_FALLBACK_BAND_HZ, sample_rate)
+        reason = f"{kept} confident pitched frames (< {options.f0_min_frames}): fallback band 50-10000 Hz"
+        return replace(base, band_hz=band, fallback=reason)
+    band = clamp_band(2.0 * f0, 4.0 * f0, sample_rate)
+    if band is None:
+        return replace(base, fallback="band collapsed (hi <= 1.05 lo): full-band loudness")
+    return replace(base, band_hz=band)

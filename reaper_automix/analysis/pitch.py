@@ -1,0 +1,103 @@
+"""PESTO pitch tracking: the one module of the project that imports ``pesto``.
+
+``pesto/core.py`` imports torchaudio at module top, but only ``predict_from_files`` uses it. The
+torchaudio wheels available beside our CPU torch fail to load, and installing pesto's own
+dependency pulls gigabytes of CUDA packages. So: try the real torchaudio; on any exception
+register a stub whose ``load`` raises a clear error, then import pesto. We load audio ourselves
+and never call ``predict_from_files``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import types
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+DEFAULT_MODEL = "mir-1k_g7"
+_TORCHAUDIO_STUB_FLAG = "__reaper_automix_stub__"
+_models = threading.local()
+
+
+class PitchUnavailableError(RuntimeError):
+    """PESTO (or torch) cannot be imported or run."""
+
+
+def _refuse_load(*_args: Any, **_kwargs: Any) -> None:
+    raise RuntimeError(
+        "torchaudio is not available (reaper-automix registers a stub so that pesto imports): "
+        "load audio with reaper_automix.audio.io.read_audio and call pesto.predict on the array"
+    )
+
+
+def _ensure_torchaudio_importable() -> None:
+    """Keep a working torchaudio; replace an absent or broken one by a stub module."""
+    try:
+        import torchaudio  # noqa: F401  (only checks that it loads)
+    except Exception:  # a broken wheel raises OSError, RuntimeError, ImportError…
+        stub = types.ModuleType("torchaudio")
+        stub.load = _refuse_load  # type: ignore[attr-defined]
+        setattr(stub, _TORCHAUDIO_STUB_FLAG, True)
+        sys.modules["torchaudio"] = stub
+
+
+def import_pesto() -> types.ModuleType:
+    """Import and return the ``pesto`` package (registering the torchaudio stub when needed)."""
+    if "pesto" in sys.modules:
+        return sys.modules["pesto"]
+    _ensure_torchaudio_importable()
+    try:
+        import pesto
+    except Exception as exc:
+        raise PitchUnavailableError(
+            f"cannot import pesto ({exc!r}): install it with "
+            "`.venv/bin/python -m pip install --no-deps pesto-pitch` next to the CPU torch"
+        ) from exc
+    return pesto
+
+
+@dataclass(frozen=True)
+class PitchTrack:
+    """Frame-wise PESTO output: frame centre times, f0 in Hz and voicing confidence in [0, 1]."""
+
+    times_s: np.ndarray
+    f0_hz: np.ndarray
+    confidence: np.ndarray
+
+
+def _model(model_name: str, step_ms: float, sample_rate: int) -> Any:
+    """One loaded model per thread and (name, step, rate): loading builds the CQT kernels."""
+    cache = getattr(_models, "cache", None)
+    if cache is None:
+        cache = _models.cache = {}
+    key = (model_name, float(step_ms), int(sample_rate))
+    if key not in cache:
+        cache[key] = import_pesto().load_model(model_name, float(step_ms), sampling_rate=int(sample_rate))
+    return cache[key]
+
+
+def track_pitch(
+    mono: np.ndarray, sample_rate: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL
+) -> PitchTrack:
+    """Run PESTO on a mono float signal; frames are centred every ``step_ms`` from t = 0."""
+    signal = np.asarray(mono, dtype=np.float32)
+    if signal.ndim != 1:
+        raise ValueError(f"pitch tracking needs a mono (samples,) signal, got shape {signal.shape}")
+    if signal.size == 0:
+        empty = np.zeros(0)
+        return PitchTrack(empty, empty, empty)
+    import torch
+
+    model = _model(model_name, step_ms, sample_rate)
+    with torch.inference_mode():
+        f0, confidence, _volume = model(
+            torch.from_numpy(np.ascontiguousarray(signal)),
+            sr=int(sample_rate),
+            convert_to_freq=True,
+            return_activations=False,
+        )
+    f0_hz = f0.double().numpy()
+    return PitchTrack(np.arange(f0_hz.size) * step_ms / 1000.0, f0_hz, confidence.double().numpy())

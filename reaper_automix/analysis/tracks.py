@@ -1,0 +1,126 @@
+"""Per-track analysis for level balancing, run over many tracks on a small thread pool.
+
+Threads, not processes: the heavy work (scipy sosfilt, scipy.fft, torch) releases the GIL, and
+threads share the callers' arrays instead of pickling hundreds of megabytes. A track may be given
+as an array or as a zero-argument callable that loads it, so that a worker holds only the track
+it is analysing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Union
+
+import numpy as np
+
+from .cfb import CfbOptions, CfbResult, Method, cfb_loudness
+from .loudness import (
+    InvalidAudioError,
+    LoudnessMeter,
+    TooShortError,
+    amplitude_to_db,
+    as_frames,
+    sample_peak,
+    stem_channel_weights,
+)
+
+AudioSource = Union[np.ndarray, Callable[[], np.ndarray]]
+ACTIVITY_THRESHOLD_LUFS = -50.0
+DEFAULT_WORKERS = 2
+DEFAULT_STEM_CHANNELS = 2
+
+
+@dataclass(frozen=True)
+class TrackAnalysis:
+    """Activity, peak and CFB loudness of one track, measured in the stem's channel layout."""
+
+    index: int
+    name: str
+    n_samples: int
+    channels: int
+    full_band_lufs: float | None  # None when shorter than one 400 ms block
+    sample_peak: float  # linear
+    cfb: CfbResult | None  # None when inactive
+    inactive_reason: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.cfb is not None
+
+    @property
+    def sample_peak_dbfs(self) -> float:
+        return amplitude_to_db(self.sample_peak)
+
+
+def load_source(source: AudioSource, name: str) -> np.ndarray:
+    """The (samples, channels) array of a track given as an array or a loader callable."""
+    audio = source() if callable(source) else source
+    try:
+        return as_frames(audio)
+    except InvalidAudioError as exc:
+        raise InvalidAudioError(f"track {name!r}: {exc}") from exc
+
+
+def analyse_track(
+    audio: np.ndarray,
+    sample_rate: float,
+    method: Method = "centroid",
+    *,
+    stem_channels: int = DEFAULT_STEM_CHANNELS,
+    activity_lufs: float = ACTIVITY_THRESHOLD_LUFS,
+    options: CfbOptions = CfbOptions(),
+    name: str = "track",
+    index: int = 0,
+) -> TrackAnalysis:
+    """Analyse one track; inactive (too short, silent or ≤ ``activity_lufs``) tracks skip the band."""
+    frames = load_source(audio, name)
+    weights = stem_channel_weights(frames.shape[1], stem_channels)
+    peak = sample_peak(frames)
+    base = TrackAnalysis(index, name, frames.shape[0], frames.shape[1], None, peak, None, None)
+    try:
+        full = LoudnessMeter(sample_rate, weights).integrated(frames)
+    except TooShortError as exc:
+        return replace(base, inactive_reason=str(exc))
+    base = replace(base, full_band_lufs=full)
+    if not full > activity_lufs:
+        reason = "silent" if full == -math.inf else f"{full:.1f} LUFS is not above {activity_lufs:g} LUFS"
+        return replace(base, inactive_reason=reason)
+    cfb = cfb_loudness(frames, sample_rate, method, channel_weights=weights, options=options, full_band_lufs=full)
+    return replace(base, cfb=cfb)
+
+
+def analyse_tracks(
+    tracks: Sequence[AudioSource],
+    sample_rate: float,
+    method: Method = "centroid",
+    *,
+    stem_channels: int = DEFAULT_STEM_CHANNELS,
+    activity_lufs: float = ACTIVITY_THRESHOLD_LUFS,
+    options: CfbOptions = CfbOptions(),
+    names: Sequence[str] | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> list[TrackAnalysis]:
+    """Analyse every track (in order) on ``workers`` threads; see analyse_track."""
+    labels = _names(len(tracks), names)
+
+    def job(index: int) -> TrackAnalysis:
+        return analyse_track(
+            tracks[index], sample_rate, method, stem_channels=stem_channels,
+            activity_lufs=activity_lufs, options=options, name=labels[index], index=index,
+        )
+
+    if workers <= 1 or len(tracks) <= 1:
+        return [job(i) for i in range(len(tracks))]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
+        return list(pool.map(job, range(len(tracks))))
+
+
+def _names(count: int, names: Sequence[str] | None) -> list[str]:
+    if names is None:
+        return [f"track {i + 1}" for i in range(count)]
+    if len(names) != count:
+        raise ValueError(f"{len(names)} names given for {count} tracks")
+    return list(names)
