@@ -20,6 +20,7 @@ import numpy as np
 DEFAULT_MODEL = "mir-1k_g7"
 _TORCHAUDIO_STUB_FLAG = "__reaper_automix_stub__"
 _models = threading.local()
+_import_lock = threading.Lock()
 
 
 class PitchUnavailableError(RuntimeError):
@@ -46,16 +47,15 @@ def _ensure_torchaudio_importable() -> None:
 
 def import_pesto() -> types.ModuleType:
     """Import and return the ``pesto`` package (registering the torchaudio stub when needed)."""
-    if "pesto" in sys.modules:
-        return sys.modules["pesto"]
-    _ensure_torchaudio_importable()
-    try:
-        import pesto
-    except Exception as exc:
-        raise PitchUnavailableError(
-            f"cannot import pesto ({exc!r}): install it with "
-            "`.venv/bin/python -m pip install --no-deps pesto-pitch` next to the CPU torch"
-        ) from exc
+    with _import_lock:  # worker threads must not see a half-imported pesto
+        _ensure_torchaudio_importable()
+        try:
+            import pesto
+        except Exception as exc:
+            raise PitchUnavailableError(
+                f"cannot import pesto ({exc!r}): install it with "
+                "`.venv/bin/python -m pip install --no-deps pesto-pitch` next to the CPU torch"
+            ) from exc
     return pesto
 
 

@@ -1,0 +1,237 @@
+"""Auto balance group: the pure gain decision of algorithms.md A.3, on audio arrays.
+
+No project or session code: the caller passes the folder's tracks as they sound in the stem
+(same length, stem channel layout; a mono track counts as dual mono on a stereo stem) and gets a
+gain in dB per track. Default rule ([product]):
+
+* a track is active if its full-band loudness is finite and > −50 LUFS; inactive tracks keep 0 dB;
+* r_i = o_i − l_i, with l_i the CFB loudness and o_i the track's target offset (default 0 dB);
+* p = sample peak (dBFS) of the float sum of the active tracks with gains r_i, b = −0.1 − p;
+* g_i = b + r_i, so the balanced stem peaks at exactly −0.1 dBFS.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .analysis.cfb import CfbOptions, CfbResult, Method
+from .analysis.loudness import amplitude_to_db
+from .analysis.tracks import (
+    ACTIVITY_THRESHOLD_LUFS,
+    DEFAULT_STEM_CHANNELS,
+    DEFAULT_WORKERS,
+    AudioSource,
+    TrackAnalysis,
+    analyse_tracks,
+    load_source,
+)
+
+PeakScope = Literal["stem", "tracks"]
+Target = Literal["product", "authors"]
+PEAK_SCOPES: tuple[str, ...] = ("stem", "tracks")
+TARGETS: tuple[str, ...] = ("product", "authors")
+PEAK_CEILING_DBFS = -0.1
+AUTHORS_TARGET_LUFS = -50.0
+AUTHORS_PEAK_CEILING_DBFS = -1.0
+
+
+@dataclass(frozen=True)
+class TrackGain:
+    """The decision for one track."""
+
+    analysis: TrackAnalysis
+    offset_db: float
+    gain_db: float  # 0.0 for inactive tracks
+
+    @property
+    def index(self) -> int:
+        return self.analysis.index
+
+    @property
+    def name(self) -> str:
+        return self.analysis.name
+
+    @property
+    def active(self) -> bool:
+        return self.analysis.active
+
+    @property
+    def inactive_reason(self) -> str | None:
+        return self.analysis.inactive_reason
+
+    @property
+    def cfb(self) -> CfbResult | None:
+        return self.analysis.cfb
+
+    @property
+    def gain(self) -> float:
+        """Linear gain λ_i = 10^(g_i/20)."""
+        return 10.0 ** (self.gain_db / 20.0)
+
+
+@dataclass(frozen=True)
+class BalanceDecision:
+    """Gains for one folder, with the numbers behind them."""
+
+    method: str
+    peak_scope: str
+    target: str
+    tracks: tuple[TrackGain, ...]
+    target_db: float | None  # b; AUTHORS_TARGET_LUFS for target="authors"; None if nothing active
+    provisional_peak_dbfs: float | None  # p (product target only)
+    stem_peak_dbfs: float | None  # sample peak of the active tracks summed with their final gains
+    notes: tuple[str, ...] = ()
+
+    @property
+    def gains_db(self) -> list[float]:
+        return [track.gain_db for track in self.tracks]
+
+
+def decide_balance(
+    tracks: Sequence[AudioSource],
+    sample_rate: float,
+    method: Method = "centroid",
+    *,
+    offsets_db: Sequence[float] | None = None,
+    peak_scope: PeakScope = "stem",
+    target: Target = "product",
+    activity_lufs: float = ACTIVITY_THRESHOLD_LUFS,
+    stem_channels: int = DEFAULT_STEM_CHANNELS,
+    options: CfbOptions = CfbOptions(),
+    names: Sequence[str] | None = None,
+    workers: int = DEFAULT_WORKERS,
+) -> BalanceDecision:
+    """Analyse a folder's tracks (arrays or loader callables) and decide their gains (A.3)."""
+    if peak_scope not in PEAK_SCOPES:
+        raise ValueError(f"unknown peak_scope {peak_scope!r}: choose one of {', '.join(PEAK_SCOPES)}")
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    offsets = _offsets(len(tracks), offsets_db)
+    _check_equal_lengths(tracks, names)
+    analyses = analyse_tracks(
+        tracks, sample_rate, method, stem_channels=stem_channels, activity_lufs=activity_lufs,
+        options=options, names=names, workers=workers,
+    )
+    if target == "authors":
+        return _authors_decision(tracks, analyses, offsets, method, stem_channels)
+    return _product_decision(tracks, analyses, offsets, method, peak_scope, stem_channels)
+
+
+def _product_decision(
+    tracks: Sequence[AudioSource],
+    analyses: list[TrackAnalysis],
+    offsets: list[float],
+    method: str,
+    peak_scope: str,
+    stem_channels: int,
+) -> BalanceDecision:
+    relative = {a.index: offsets[a.index] - a.cfb.loudness_lufs for a in analyses if a.active}
+    if not relative:
+        return _decision(analyses, offsets, {}, method, peak_scope, "product", None, None, None)
+    notes: list[str] = []
+    tracks_peak = max(analyses[i].sample_peak_dbfs + r for i, r in relative.items())
+    if peak_scope == "stem":
+        peak = _stem_peak_dbfs(tracks, analyses, relative, stem_channels)
+        if not math.isfinite(peak):
+            notes.append("the active tracks cancel in the stem: using the loudest single track's peak")
+            peak = tracks_peak
+    else:
+        peak = tracks_peak
+    offset = PEAK_CEILING_DBFS - peak
+    gains = {i: offset + r for i, r in relative.items()}
+    if peak_scope == "stem" and not notes:
+        stem_peak = peak + offset  # the provisional stem scaled by b: exactly the ceiling
+    else:
+        stem_peak = _stem_peak_dbfs(tracks, analyses, gains, stem_channels)
+    return _decision(analyses, offsets, gains, method, peak_scope, "product", offset, peak, stem_peak, notes)
+
+
+def _authors_decision(
+    tracks: Sequence[AudioSource],
+    analyses: list[TrackAnalysis],
+    offsets: list[float],
+    method: str,
+    stem_channels: int,
+) -> BalanceDecision:
+    """gain_i = min(−50 + o_i − l_i, −1 − peak_i): the authors' per-track rule."""
+    gains = {
+        a.index: min(
+            AUTHORS_TARGET_LUFS + offsets[a.index] - a.cfb.loudness_lufs,
+            AUTHORS_PEAK_CEILING_DBFS - a.sample_peak_dbfs,
+        )
+        for a in analyses
+        if a.active
+    }
+    stem_peak = _stem_peak_dbfs(tracks, analyses, gains, stem_channels) if gains else None
+    target_db = AUTHORS_TARGET_LUFS if gains else None
+    return _decision(analyses, offsets, gains, method, "tracks", "authors", target_db, None, stem_peak)
+
+
+def _decision(
+    analyses: list[TrackAnalysis],
+    offsets: list[float],
+    gains: dict[int, float],
+    method: str,
+    peak_scope: str,
+    target: str,
+    target_db: float | None,
+    provisional_peak: float | None,
+    stem_peak: float | None,
+    notes: Sequence[str] = (),
+) -> BalanceDecision:
+    per_track = tuple(TrackGain(a, offsets[a.index], gains.get(a.index, 0.0)) for a in analyses)
+    return BalanceDecision(method, peak_scope, target, per_track, target_db, provisional_peak, stem_peak, tuple(notes))
+
+
+def _stem_peak_dbfs(
+    tracks: Sequence[AudioSource],
+    analyses: list[TrackAnalysis],
+    gains_db: dict[int, float],
+    stem_channels: int,
+) -> float:
+    """Sample peak of Σ 10^(g_i/20)·track_i over the given tracks, summed in float32."""
+    stem: np.ndarray | None = None
+    for index, gain_db in gains_db.items():
+        audio = load_source(tracks[index], analyses[index].name)
+        if stem is None:
+            stem = np.zeros((audio.shape[0], stem_channels), dtype=np.float32)
+        elif audio.shape[0] != stem.shape[0]:
+            raise ValueError(_length_error(analyses[index].name, audio.shape[0], stem.shape[0]))
+        width = 2 if audio.shape[1] == 1 and stem_channels >= 2 else audio.shape[1]
+        stem[:, :width] += np.float32(10.0 ** (gain_db / 20.0)) * audio
+    return amplitude_to_db(float(np.max(np.abs(stem)))) if stem is not None and stem.size else -math.inf
+
+
+def _offsets(count: int, offsets_db: Sequence[float] | None) -> list[float]:
+    if offsets_db is None:
+        return [0.0] * count
+    offsets = [float(o) for o in offsets_db]
+    if len(offsets) != count:
+        raise ValueError(f"{len(offsets)} target offsets given for {count} tracks")
+    if not all(math.isfinite(o) for o in offsets):
+        raise ValueError(f"target offsets must be finite dB values, got {offsets}")
+    return offsets
+
+
+def _check_equal_lengths(tracks: Sequence[AudioSource], names: Sequence[str] | None) -> None:
+    """Arrays must share one length (loader callables are checked when the stem is summed)."""
+    lengths = [(i, np.shape(t)[0]) for i, t in enumerate(tracks) if not callable(t)]
+    if not lengths:
+        return
+    expected = lengths[0][1]
+    for index, length in lengths:
+        if length != expected:
+            name = names[index] if names is not None and len(names) == len(tracks) else f"track {index + 1}"
+            raise ValueError(_length_error(name, length, expected))
+
+
+def _length_error(name: str, length: int, expected: int) -> str:
+    return (
+        f"track {name!r} has {length} samples but the folder's first track has {expected}: "
+        "render every track of the folder over the same time range"
+    )
