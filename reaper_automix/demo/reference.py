@@ -52,8 +52,12 @@ REFERENCE_STEMS: dict[str, StemSetting] = {
 BUS_COMPRESSOR = {"threshold_db": -22.0, "ratio": 2.5, "detector_ms": 30.0, "smoothing_ms": 120.0}
 
 
-def reference_mix(stems: Mapping[str, np.ndarray], sample_rate: int) -> tuple[np.ndarray, dict]:
-    """Mix stems (keyed by media file name) to stereo; returns the audio and its settings."""
+def reference_mix(stems: Mapping[str, np.ndarray], sample_rate: int,
+                  stem_lufs: Mapping[str, float] | None = None) -> tuple[np.ndarray, dict]:
+    """Mix stems (keyed by media file name) to stereo; returns the audio and its settings.
+
+    ``stem_lufs`` may hold integrated loudness values already measured on the stems.
+    """
     missing = sorted(set(REFERENCE_STEMS) - set(stems))
     if missing:
         raise ValueError(f"reference mix needs the stems {missing}")
@@ -64,7 +68,8 @@ def reference_mix(stems: Mapping[str, np.ndarray], sample_rate: int) -> tuple[np
     gains = {}
     for name, setting in REFERENCE_STEMS.items():
         audio = stems[name].astype(np.float64)
-        gain_db = setting.target_lufs - meter.integrated(audio)
+        measured = (stem_lufs or {}).get(name)
+        gain_db = setting.target_lufs - (meter.integrated(audio) if measured is None else measured)
         gains[name] = round(gain_db, 2)
         processed = _eq(audio * 10 ** (gain_db / 20), setting, sample_rate) * _balance(setting.pan)
         dry += processed

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from music21.stream import Part
 
 DEFAULT_CHORALE = "bach/bwv66.6"
 VOICES = ("soprano", "alto", "tenor", "bass")
@@ -52,7 +56,7 @@ class Chorale:
 
 def load_chorale(name: str = DEFAULT_CHORALE) -> Chorale:
     """Parse a four-part corpus chorale and place it after a one-bar count-in."""
-    from music21 import corpus, meter
+    from music21 import corpus, expressions, meter
 
     try:
         score = corpus.parse(name)
@@ -72,12 +76,12 @@ def load_chorale(name: str = DEFAULT_CHORALE) -> Chorale:
     fermatas = [
         song_start + float(n.offset) + float(n.quarterLength)
         for n in parts[0].stripTies().flatten().notes
-        if any(type(e).__name__ == "Fermata" for e in n.expressions)
+        if any(isinstance(e, expressions.Fermata) for e in n.expressions)
     ]
     return Chorale(name, voices, bar, song_start, end, tuple(fermatas))
 
 
-def _notes(part, song_start: float, end: float) -> list[Note]:
+def _notes(part: Part, song_start: float, end: float) -> list[Note]:
     """The part's notes (ties merged) on the timeline; the final note is held to ``end``."""
     notes = []
     for element in part.stripTies().flatten().notes:

@@ -96,7 +96,8 @@ def build_demo(out_dir: str | Path, *, seed: int = 0, tempo: float = 80.0,
     project = write_project(out_dir / PROJECT_NAME, _track_tree(parts, gains, length_s),
                             sample_rate=SAMPLE_RATE, tempo=tempo, seed=seed)
     say("mixing reference.wav")
-    reference_audio, reference_settings = reference_mix(stems, SAMPLE_RATE)
+    reference_audio, reference_settings = reference_mix(
+        stems, SAMPLE_RATE, {report.name: report.lufs for report in reports})
     reference = write_float_wav(out_dir / "reference.wav", reference_audio, SAMPLE_RATE)
     manifest = out_dir / "demo.json"
     manifest.write_text(json.dumps(
