@@ -92,10 +92,21 @@ def build_project(
     return line_ending.join(lines) + line_ending
 
 
-def write_project(path: str | Path, tracks: Sequence[TrackSpec], **kw: object) -> Path:
+def write_project(
+    path: str | Path,
+    tracks: Sequence[TrackSpec],
+    *,
+    sample_rate: int = 44100,
+    tempo: float = 120.0,
+    line_ending: str = "\r\n",
+    seed: int | None = None,
+    timestamp: int | None = None,
+) -> Path:
     """Build the project (see :func:`build_project`) and write it as UTF-8 to ``path``."""
     path = Path(path)
-    path.write_bytes(build_project(tracks, **kw).encode("utf-8"))  # type: ignore[arg-type]
+    text = build_project(tracks, sample_rate=sample_rate, tempo=tempo, line_ending=line_ending,
+                         seed=seed, timestamp=timestamp)
+    path.write_bytes(text.encode("utf-8"))
     return path
 
 
