@@ -77,7 +77,8 @@ def main() -> int:
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     audio = test_signal(args.seconds)
     print(f"{args.seconds:g} s stereo at {RATE} Hz, one core, median of {args.repeats}")
-    print(f"{'plug-in':<15} {'configuration':<38} {'time (s)':>9} {'× real time':>12} {'target':>7}")
+    print(f"{'plug-in':<15} {'configuration':<38} {'time (s)':>9} {'× real time':>12} "
+          f"{'target':>7}")
     failed = False
     for plugin, label, params, target in CASES:
         seconds = measure(plugin, params, audio, args.repeats)

@@ -89,7 +89,8 @@ def test_multieq_frequencies_above_nyquist_are_clamped(rate: int) -> None:
 
 
 # --------------------------------------------------------------------------------- OmniCompressor
-def static_gain_db(level_db: float, threshold: float, ratio: float, knee: float, makeup: float) -> float:
+def static_gain_db(level_db: float, threshold: float, ratio: float, knee: float,
+                   makeup: float) -> float:
     slope = -1.0 if ratio > 15.9 else 1.0 / ratio - 1.0
     over = level_db - threshold
     if over <= -knee / 2:

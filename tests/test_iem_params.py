@@ -65,7 +65,8 @@ def test_default_normalised_values(spec) -> None:
     (10000, 0.757555), (16000, 0.914519), (20000, 1.0),
 ])
 def test_multieq_frequency_skew(hz: float, normalised: float) -> None:
-    assert MULTIEQ.param("filterFrequency2").to_normalized(hz) == pytest.approx(normalised, abs=1e-6)
+    param = MULTIEQ.param("filterFrequency2")
+    assert param.to_normalized(hz) == pytest.approx(normalised, abs=1e-6)
 
 
 @pytest.mark.parametrize(("hz", "normalised"), [
@@ -177,8 +178,10 @@ def test_identify_recognises_names_files_and_ids(text: str, name: str) -> None:
 
 @pytest.mark.parametrize("text", [
     "", "VST: MultiBandCompressor (IEM) (64ch)", "VST: MultiEQ (Acme)", "VST: ReaEQ (Cockos)",
-    "MultiEQ2.dll", "libMultiEQ.so.bak", "1919247213", "1299531089<00000000000000000000000000000000>",
-    "1180979813{5653544664526566646E726576657262}", "JS: loser/3BandEQ", "VST: DualDelay (IEM) (64ch)",
+    "MultiEQ2.dll", "libMultiEQ.so.bak", "1919247213",
+    "1299531089<00000000000000000000000000000000>",
+    "1180979813{5653544664526566646E726576657262}", "JS: loser/3BandEQ",
+    "VST: DualDelay (IEM) (64ch)",
 ])
 def test_identify_rejects_other_plugins(text: str) -> None:
     assert identify(text) is None

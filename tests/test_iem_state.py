@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reaper_automix.iem.multieq import sections
 from reaper_automix.iem.params import FDNREVERB, MULTIEQ, OMNICOMPRESSOR, PLUGINS, identify
 from reaper_automix.iem.state import (
     IEM_TRAILER,
@@ -20,7 +21,6 @@ from reaper_automix.iem.state import (
     default_file_name,
     format_state,
     fx_params,
-    insert_defaults,
     juce_number,
     loaded_params,
     new_vst_block,
@@ -184,7 +184,8 @@ def test_juce_number_text() -> None:
 def test_update_payload_changes_only_the_value_texts() -> None:
     lines = iem_block(*ICST_EQ)[1]
     before = VstPayload.decode(lines)
-    changes = {"filterGain2": -4.25, "filterQ2": 1.234, "filterEnabled0": 0, "filterFrequency4": 7000}
+    changes = {"filterGain2": -4.25, "filterQ2": 1.234, "filterEnabled0": 0,
+               "filterFrequency4": 7000}
     new_lines = update_payload(lines, changes, MULTIEQ)
     after = VstPayload.decode(new_lines)
     assert after.trailer == before.trailer
@@ -238,10 +239,11 @@ def test_writable_params_avoid_the_fdnreverb_rev_time_quirk() -> None:
 
 def test_build_state_for_a_new_multieq_is_transparent_by_default() -> None:
     values = read_state(build_state(MULTIEQ, {"filterGain2": 3}), MULTIEQ)
-    assert values == {**MULTIEQ.defaults(), "filterEnabled0": 0.0, "filterGain2": 3.0}
-    assert insert_defaults(MULTIEQ)["filterEnabled0"] == 0.0
-    enabled = read_state(build_state(MULTIEQ, {"filterEnabled0": 1}), MULTIEQ)
-    assert enabled["filterEnabled0"] == 1.0
+    assert values == {**MULTIEQ.defaults(), "filterType0": 3.0, "filterGain2": 3.0}
+    assert sections(read_state(build_state(MULTIEQ, {}), MULTIEQ), 48000).shape[0] == 0
+    high_pass = read_state(build_state(MULTIEQ, {"filterType0": 2, "filterFrequency0": 80}),
+                           MULTIEQ)
+    assert sections(high_pass, 48000).shape[0] == 2  # the 24 dB/oct band's two sections
 
 
 def test_format_state_needs_every_parameter() -> None:
@@ -300,3 +302,17 @@ def test_fx_params_reads_a_session_fx_instance() -> None:
     broken = FxInstance(name=fx.name, kind="VST", payload=tuple(payload[:3]))
     with pytest.raises(StateError, match="plug-in 'VST: OmniCompressor"):
         fx_params(broken)
+
+
+def test_vst3_component_state_is_read_but_not_written() -> None:
+    """reaper.md 1.7: a JUCE VST3 state is u32 length, u32 1, the VC2! blob + JUCE private data,
+    u32 controller length, u32 0, controller state (synthetic: no IEM VST3 file was found)."""
+    chunk = build_state(OMNICOMPRESSOR, {"threshold": -31.0})
+    component = chunk + b"\x00" * 7 + b"JUCEPrivateData"
+    state = struct.pack("<II", len(component), 1) + component + struct.pack("<II", 0, 0)
+    header = VstPayload.decode(iem_block(*SPATLAB_OMNI)[1]).header
+    lines = VstPayload(struct.pack("<I", 123456789) + header[4:], b"", b"").with_state(
+        state).encode()
+    assert payload_params(lines, OMNICOMPRESSOR)["threshold"] == -31.0
+    with pytest.raises(StateError, match="VST3 build is not supported"):
+        update_payload(lines, {"threshold": -20.0}, OMNICOMPRESSOR)

@@ -4,7 +4,12 @@ A feedback delay network of N = 16/32/64 lines with prime-derived lengths. Per s
 read the line, add the input (channel c feeds line c), high shelf then low shelf (float32
 TDF-II, per-line gains in dB per second of travel), output w·d + (1-w)·x, scale by the line's
 decay gain, mix all lines with the orthonormal Walsh–Hadamard matrix, write back. A non-zero
-fade-in time runs a second identical network with decay 10^(-3/FT) whose output is subtracted.
+fade-in time runs a second identical network with decay 10^(-3/FT): y = (w·d + (1-w)·x) - w·d'.
+
+Float32 details found by bit-exact comparison with the plug-in (beyond iem.md): each shelf
+output with |y| ≤ 1e-8 is set to 0 before the state update; the shelves' β uses √A taken in
+float32; the mixed lines are divided by float32 √N; the fade-in network's output is subtracted
+after the dry/wet mix. With them the emulation reproduces the plug-in's output bit for bit.
 
 State-load semantics (iem.md section 9, quirk 2): a fresh instance applies revTime only from a
 change callback, and loading a state whose revTime equals the current value (the default 5.0)
@@ -160,8 +165,9 @@ def _network(x: np.ndarray, lengths: np.ndarray, gains: np.ndarray, high: np.nda
             buffer[offsets[c] + positions[c]] = t[c]
             positions[c] = 0 if positions[c] + 1 == lengths[c] else positions[c] + 1
         for c in range(n_in):
-            wet_part = d[c] - d[n_lines + c] if n_nets == 2 else d[c]
-            y[c, i] = wet * wet_part + dry * x[c, i]
+            y[c, i] = wet * d[c] + dry * x[c, i]
+            if n_nets == 2:  # the fade-in network's output is subtracted afterwards
+                y[c, i] -= wet * d[n_lines + c]
     return y
 
 

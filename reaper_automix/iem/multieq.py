@@ -5,6 +5,10 @@ Six bands in series on every processed channel, each a float32 transposed-direct
 ``tanf``/``sinf``/``cosf``, as the plug-in does. Band 1 and band 6 in 24 dB/oct mode add a
 second, identical section after all bands. Sections that are exact identities in float32
 (peaks and shelves at 0 dB have b == a) are skipped: their output equals their input bit for bit.
+
+Float32 details found by bit-exact comparison with the plug-in (beyond iem.md): coefficients are
+normalised by multiplying with 1/a0, and the second-order high/low-pass use 1/Q as a factor.
+Subnormal filter states are flushed to zero (the plug-in runs with denormals disabled).
 """
 
 from __future__ import annotations
@@ -26,7 +30,8 @@ _LAST_BAND = (LP1, LP2, LP2, HIGH_SHELF)
 
 
 @njit(cache=True)
-def _coefficients(kind: int, frequency: float, q: float, gain_db: float, rate: float) -> np.ndarray:
+def _coefficients(kind: int, frequency: float, q: float, gain_db: float,
+                  rate: float) -> np.ndarray:
     """[b0, b1, b2, a1, a2] (a0 = 1) in float32 arithmetic."""
     one, two = np.float32(1.0), np.float32(2.0)
     fs = np.float32(rate)
@@ -43,14 +48,16 @@ def _coefficients(kind: int, frequency: float, q: float, gain_db: float, rate: f
         out[3] = (k - one) * inv
     elif kind == HP2:
         k = math.tan(np.float32(math.pi) * f / fs)
-        c = one / (one + k / qf + k * k)
+        inv_q = one / qf
+        c = one / (one + inv_q * k + k * k)
         out[0], out[1], out[2] = c, -two * c, c
-        out[3], out[4] = two * c * (k * k - one), c * (one - k / qf + k * k)
+        out[3], out[4] = two * c * (k * k - one), c * (one - inv_q * k + k * k)
     elif kind == LP2:
         n = one / math.tan(np.float32(math.pi) * f / fs)
-        c = one / (one + n / qf + n * n)
+        inv_q = one / qf
+        c = one / (one + inv_q * n + n * n)
         out[0], out[1], out[2] = c, two * c, c
-        out[3], out[4] = two * c * (one - n * n), c * (one - n / qf + n * n)
+        out[3], out[4] = two * c * (one - n * n), c * (one - inv_q * n + n * n)
     else:
         out = _peak_or_shelf(kind, f, qf, np.float32(gain_db), fs)
     return out

@@ -8,9 +8,12 @@ depend on the host's channel count (section 7.5): with the plug-in's own 64-chan
 and R get the gain; on a 2-channel host buffer only channel 0 does.
 
 Look-ahead (``lookAhead`` on) delays every channel by D = trunc(float32(0.005)·fs) samples
-(product in double) and
-shapes the gain with the plug-in's per-block backward ramp scan, so the output depends on the
-host block size; pass the one REAPER uses (``block_size``).
+(product in double) and shapes the gain with the plug-in's per-block backward ramp scan, so the
+output depends on the host block size; pass the one REAPER uses (``block_size``).
+
+Numerics found by comparison with the plug-in (beyond iem.md): the attack/release coefficients
+stay in double and the state update z + α·Δ is computed in double, then rounded to float32;
+the knee term is σ·((o + W/2)²)/(2W) with the square taken first.
 """
 
 from __future__ import annotations
@@ -24,26 +27,25 @@ from numba import njit
 from .params import OMNICOMPRESSOR
 
 F32 = np.float32
-MIN_DB = -100.0
-
-
 def lookahead_delay(sample_rate: float) -> int:
     """Look-ahead delay (and reported latency) in samples: 220 at 44.1 kHz, 239 at 48 kHz."""
     return int(float(F32(0.005)) * sample_rate)  # float32 0.005 = 0.004999999888
 
 
-def _smoothing(time_ms: float, sample_rate: float) -> F32:
-    """One-pole coefficient 1 - exp(-1/(fs·t)); t in seconds computed in float32; t = 0 → 1."""
+def _smoothing(time_ms: float, sample_rate: float) -> float:
+    """One-pole coefficient 1 - exp(-1/(fs·t)) in double; t in seconds is a float32 product;
+    t = 0 gives 1 (no smoothing)."""
     seconds = float(F32(time_ms) * F32(0.001))
     if seconds <= 0.0:
-        return F32(1.0)
-    return F32(1.0 - math.exp(-1.0 / (sample_rate * seconds)))
+        return 1.0
+    return 1.0 - math.exp(-1.0 / (sample_rate * seconds))
 
 
 @njit(cache=True)
 def _reduction(key: np.ndarray, threshold: np.float32, knee: np.float32, ratio: np.float32,
-               attack: np.float32, release: np.float32) -> np.ndarray:
-    """Smoothed gain reduction z[n] in dB (float32, ≤ 0) keyed from ``key``."""
+               attack: float, release: float) -> np.ndarray:
+    """Smoothed gain reduction z[n] in dB keyed from ``key``: float32 state, updated in double
+    with the double coefficients (z + α·Δ rounded once), as the plug-in does."""
     zero, half, two = np.float32(0.0), np.float32(0.5), np.float32(2.0)
     floor_db, twenty = np.float32(-100.0), np.float32(20.0)
     one = np.float32(1.0)
@@ -60,11 +62,12 @@ def _reduction(key: np.ndarray, threshold: np.float32, knee: np.float32, ratio: 
         if over <= -half_knee:
             target = zero
         elif over <= half_knee:
-            target = slope * (over + half_knee) * (over + half_knee) / (two * knee)
+            target = slope * ((over + half_knee) * (over + half_knee)) / (two * knee)
         else:
             target = slope * over
         delta = target - state
-        state += (attack if delta < zero else release) * delta
+        alpha = attack if delta < zero else release
+        state = np.float32(np.float64(state) + alpha * np.float64(delta))
         out[i] = state
     return out
 

@@ -9,7 +9,7 @@ chunk, and a trailer (program name). REAPER 4 wrote one continuous run; decoding
 its own and splitting by the header's lengths reads both.
 
 Writing follows what the plug-in does when it loads a state: values are snapped to the
-parameter grid and written as JUCE writes them (shortest round-trip text of the float32 value).
+parameter grid and written as JUCE writes them (16 significant digits of the float32 value).
 Two quirks are handled for the engineer's benefit, see :func:`writable_params` and
 :func:`insert_defaults`.
 """
@@ -128,16 +128,20 @@ def pack_chunk(xml: str) -> bytes:
 
 
 def juce_number(value: float) -> str:
-    """A parameter value as JUCE writes it: shortest round-trip text of the float32 as double."""
-    text = repr(float(np.float32(value)))
-    if "e" in text or "n" in text:
+    """A parameter value as JUCE writes it into the state: the float32 value widened to double,
+    16 significant digits, trailing zeros dropped, always with a decimal point ("20.0",
+    "0.7000000476837158", "-69.09999847412109"); checked against the plug-ins' own saves."""
+    number = float(np.float32(value))
+    if not np.isfinite(number) or number != 0.0 and not 1e-5 <= abs(number) < 1e15:
         raise ValueError(f"{value!r} is not a value these plug-ins can hold")
-    return text
+    text = f"{number:.16g}"
+    return text if "." in text else text + ".0"
 
 
 # --------------------------------------------------------------------------------- reading
 def read_state(state: bytes, plugin: str | PluginSpec) -> dict[str, float]:
-    """The PARAM values present in a state (plain units, as written; unknown ids dropped)."""
+    """The PARAM values present in a state, in plain units as the plug-in reads them (the text
+    parsed, then held as float32, not yet snapped); unknown ids are dropped."""
     spec = get_plugin(plugin)
     root = _parse(unpack_chunk(state), spec)
     values: dict[str, float] = {}
@@ -174,7 +178,7 @@ def _check_root(tag: str, spec: PluginSpec) -> None:
 
 def _float_attribute(spec: PluginSpec, param_id: str, text: str | None) -> float:
     try:
-        return float(text or "")
+        return float(np.float32(float(text or "")))
     except ValueError:
         raise StateError(f"{spec.name} PARAM {param_id}: value {text!r} is not a number") from None
 
@@ -194,11 +198,12 @@ def writable_params(plugin: str | PluginSpec, params: Mapping[str, float]) -> di
 
 def insert_defaults(plugin: str | PluginSpec) -> dict[str, float]:
     """Parameter values of a newly inserted instance: the plug-in's defaults, except that
-    MultiEQ band 1 is disabled (its default 20 Hz high-pass is not transparent)."""
+    MultiEQ band 1 is a 0 dB low shelf (an exact identity) instead of the default 20 Hz
+    high-pass, which is not transparent. Setting ``filterType0`` (or its gain) still works."""
     spec = get_plugin(plugin)
     values = spec.defaults()
     if spec is MULTIEQ:
-        values["filterEnabled0"] = 0.0
+        values["filterType0"] = 3.0
     return values
 
 
@@ -273,9 +278,15 @@ def _insert_param(xml: str, spec: PluginSpec, param_id: str, value: float) -> st
 
 # --------------------------------------------------------------------------------- payload-level
 def payload_params(lines: Sequence[str], plugin: str | PluginSpec) -> dict[str, float]:
-    """All parameters a fresh instance holds after REAPER loads this ``<VST`` payload."""
+    """All parameters a fresh instance holds after REAPER loads this ``<VST`` payload.
+
+    Reads the VST2 layout and, for a JUCE VST3 build, the component state that wraps the same
+    ``VC2!`` chunk (reaper.md 1.7; no REAPER file with an IEM VST3 instance was available)."""
     spec = get_plugin(plugin)
     payload = VstPayload.decode(lines)
+    vst3_chunk = _vst3_component_chunk(payload.state)
+    if vst3_chunk is not None:
+        return loaded_params(vst3_chunk, spec)
     _check_vst_id(payload, spec)
     return loaded_params(payload.state, spec)
 
@@ -284,13 +295,24 @@ def update_payload(
     lines: Sequence[str], changes: Mapping[str, float], plugin: str | PluginSpec
 ) -> list[str]:
     """The payload lines with ``changes`` written into the plug-in state (``chunk_size``
-    patched). No changes: the original lines, untouched."""
+    patched). No changes: the original lines, untouched. VST2 payloads only."""
     if not changes:
         return list(lines)
     spec = get_plugin(plugin)
     payload = VstPayload.decode(lines)
+    if _vst3_component_chunk(payload.state) is not None:
+        raise StateError(f"{spec.name}: writing the state of a VST3 build is not supported; "
+                         f"use the VST2 plug-in ({spec.reaper_name})")
     _check_vst_id(payload, spec)
     return payload.with_state(update_state(payload.state, spec, changes)).encode()
+
+
+def _vst3_component_chunk(state: bytes) -> bytes | None:
+    """The ``VC2!`` chunk inside a VST3 state (u32 length, u32 1, component, …), if it is one."""
+    if len(state) < 17 or state[:4] == CHUNK_MAGIC or state[8:12] != CHUNK_MAGIC:
+        return None
+    length, flag = struct.unpack_from("<II", state, 0)
+    return state[8 : 8 + length] if flag == 1 else None
 
 
 def _check_vst_id(payload: VstPayload, spec: PluginSpec) -> None:
