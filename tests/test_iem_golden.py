@@ -5,8 +5,8 @@ subprocess per configuration (a second RenderEngine in one process segfaults, ie
 this file is also that subprocess (``python tests/test_iem_golden.py JOB_DIR``). Every
 configuration renders the same signal through the plug-in and the emulation and checks the
 relative RMS error of channels 0–1 against the per-plug-in bars of iem.md §10.3, compares every
-parameter text with ours, and, for parameters set by the host, the plug-in's own saved XML with
-the state our writer produces. The state path (our blob → fxBank → load_state) is tested too.
+parameter text with ours, and the plug-in's own saved XML with the state our writer produces for
+the values it should hold. The state path (our blob → fxBank → load_state) is tested too.
 
     .venv/bin/python tests/test_iem_golden.py --table   # measured error per configuration
 """
@@ -28,6 +28,7 @@ import numpy as np
 import pytest
 
 from reaper_automix.iem import process
+from reaper_automix.iem.omnicompressor import lookahead_delay
 from reaper_automix.iem.params import FDNREVERB, MULTIEQ, OMNICOMPRESSOR, PluginSpec
 from reaper_automix.iem.state import (
     build_state,
@@ -59,7 +60,7 @@ class Config:
     rate: int = 48000
     block: int = 512
     bus2: bool = False  # DawDreamer set_bus(2, 2): a 2-channel host buffer
-    signal: str = ""
+    signal: str = "noisy"  # OmniCompressor only, see make_signal
     length: int | None = None  # samples; default: the signal's own length
     extra_sets: tuple[tuple[str, float], ...] = ()  # further host sets, after ``params``
     raw_sets: tuple[tuple[int, float], ...] = ()  # (index, normalised) host sets, last
@@ -137,11 +138,10 @@ def omnicompressor_configs() -> list[Config]:
         Config("-20 dB 3:1 knee 6, 5/80 ms", OMNICOMPRESSOR, custom, signal="alternating"),
         Config("inf:1 knee 12, 0/0 ms, +6 dB", OMNICOMPRESSOR, brick, signal="sine"),
         Config("8:1, 30/200 ms, noise on R", OMNICOMPRESSOR,
-               {"threshold": -10, "ratio": 8, "release": 200, "outGain": 3}, signal="noisy"),
-        Config("orderSetting 0th: only channel 0", OMNICOMPRESSOR, {**custom, "orderSetting": 1},
-               signal="noisy"),
+               {"threshold": -10, "ratio": 8, "release": 200, "outGain": 3}),
+        Config("orderSetting 0th: only channel 0", OMNICOMPRESSOR, {**custom, "orderSetting": 1}),
         Config("look-ahead, blocks of 64", OMNICOMPRESSOR, look, block=64, signal="alternating"),
-        Config("look-ahead, blocks of 512", OMNICOMPRESSOR, {"lookAhead": 1}, signal="noisy"),
+        Config("look-ahead, blocks of 512", OMNICOMPRESSOR, {"lookAhead": 1}),
         Config("look-ahead, blocks of 1000, 2-channel host", OMNICOMPRESSOR, look, block=1000,
                bus2=True, signal="sine", model={"host_channels": 2}),
         Config("look-ahead 44.1 kHz, blocks of 256, short last block", OMNICOMPRESSOR, look,
@@ -149,7 +149,7 @@ def omnicompressor_configs() -> list[Config]:
     ]
     for index, (rate, block) in enumerate(((44100, 512), (48000, 128), (96000, 1024))):
         configs.append(Config(f"random {index + 1}", OMNICOMPRESSOR,
-                              _random_params(OMNICOMPRESSOR, rng), rate, block, signal="noisy"))
+                              _random_params(OMNICOMPRESSOR, rng), rate, block))
     return configs
 
 
@@ -186,12 +186,12 @@ def state_path_configs() -> list[Config]:
     comp = {"threshold": -23.45, "ratio": 5.1, "attack": 12.34, "release": 99.99, "knee": 3.3}
     verb = {"revTime": 2.345, "delayLength": 7, "lowCutoff": 333.3, "dryWet": 0.41}
     configs = [
-        Config(f"state path: {name}", spec, {}, signal=signal, state=build_state(spec, params),
+        Config(f"state path: {name}", spec, state=build_state(spec, params),
                expected=writable_params(spec, {**insert_defaults(spec), **params}))
-        for name, spec, params, signal in (
-            ("MultiEQ", MULTIEQ, eq, ""), ("OmniCompressor", OMNICOMPRESSOR, comp, "noisy"),
-            ("FdnReverb", FDNREVERB, verb, ""),
-            ("FdnReverb revTime 5.0 requested (written as 5.1)", FDNREVERB, {"revTime": 5.0}, ""),
+        for name, spec, params in (
+            ("MultiEQ", MULTIEQ, eq), ("OmniCompressor", OMNICOMPRESSOR, comp),
+            ("FdnReverb", FDNREVERB, verb),
+            ("FdnReverb revTime 5.0 requested (written as 5.1)", FDNREVERB, {"revTime": 5.0}),
         )
     ]
     raw = FDNREVERB.complete({"revTime": 5.0, "dryWet": 0.8})
@@ -205,6 +205,8 @@ def make_signal(kind: str, rate: int, length: int) -> np.ndarray:
     """(length, 2) float32: white noise (MultiEQ), the burst (FdnReverb), or iem.md §10.3's
     gated compressor signals: "sine" (220 Hz on L, noise on R), "alternating" (±1 on both),
     "noisy" (±1 on L, noise on R)."""
+    if kind not in ("noise", "burst", "sine", "alternating", "noisy"):
+        raise ValueError(f"unknown test signal {kind!r}")
     rng = np.random.default_rng(5)
     if kind == "noise":
         return (rng.standard_normal((length, 2)) * 0.1).astype(np.float32)
@@ -312,6 +314,7 @@ class Outcome:
     error_db: float
     text_mismatches: list[str]
     saved_xml_matches: bool  # the plug-in's own save equals our format_state()
+    latency: int  # what the plug-in reported to the host
 
 
 def evaluate(config: Config) -> Outcome:
@@ -327,7 +330,16 @@ def evaluate(config: Config) -> Outcome:
                   if text != p.text(expected[p.id])]
     ours = format_state(config.spec, expected)
     xml_matches = unpack_chunk(report["saved_chunk"]) == unpack_chunk(ours)
-    return Outcome(config, relative_error_db(reference, model), mismatches, xml_matches)
+    return Outcome(config, relative_error_db(reference, model), mismatches, xml_matches,
+                   report["latency"])
+
+
+def expected_latency(config: Config) -> int:
+    """Look-ahead delay, reported only with lookAhead and reportLatency on (iem.md §7.4)."""
+    values = config.spec.complete(config.model_params)
+    if config.spec is OMNICOMPRESSOR and values["lookAhead"] and values["reportLatency"]:
+        return lookahead_delay(config.rate)
+    return 0
 
 
 def _options(config: Config) -> dict:
@@ -363,6 +375,7 @@ def test_emulation_matches_the_plugin(config: Config) -> None:
         f"(bar {config.threshold:.0f} dB)")
     assert not outcome.text_mismatches, outcome.text_mismatches
     assert outcome.saved_xml_matches, "the plug-in's own saved XML differs from our writer's"
+    assert outcome.latency == expected_latency(config)
 
 
 @pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
