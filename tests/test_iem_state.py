@@ -108,6 +108,21 @@ def test_truncated_or_corrupt_payloads_are_reported() -> None:
         VstPayload.decode(["AAAA"])
 
 
+def _pins(count: int) -> bytes:
+    return struct.pack(f"<I{count}Q", count, *(1 << (k % 64) for k in range(count)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 70), st.integers(0, 70), st.binary(max_size=700), st.binary(max_size=40))
+def test_payload_round_trip_for_any_pin_counts_and_streams(n_in, n_out, state, trailer) -> None:
+    header = (struct.pack("<II", 1234, 0xFEED5EEF) + _pins(n_in) + _pins(n_out)
+              + struct.pack("<III", len(state), 0, 0x00100000))
+    payload = VstPayload(header, state, trailer)
+    lines = payload.encode()
+    assert all(len(line) <= 128 for line in lines)
+    assert VstPayload.decode(lines) == payload
+
+
 # --------------------------------------------------------------------------------- reading
 def test_spatlab_omnicompressor_state_matches_sources_md() -> None:
     payload = VstPayload.decode(iem_block(*SPATLAB_OMNI)[1])
