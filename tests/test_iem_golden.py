@@ -401,7 +401,8 @@ def test_partial_state_loads_but_the_plugin_then_saves_valueless_params() -> Non
     """iem.md §5.2's partial state: missing PARAMs keep their defaults and the audio follows the
     written values. But the plug-in's next save (what REAPER would store) writes the missing
     PARAMs without a value attribute, in the loaded order: the reason our writers always write
-    complete states (update_state inserts missing PARAMs)."""
+    complete states (update_state inserts missing PARAMs). Loading that save again ignores the
+    valueless PARAMs, as read_state does."""
     partial = pack_chunk('<?xml version="1.0" encoding="UTF-8"?> <FdnReverb>'
                          '<PARAM id="revTime" value="2.345"/><PARAM id="delayLength" value="7"/>'
                          '<PARAM id="lowCutoff" value="333.3"/></FdnReverb>')
@@ -410,8 +411,12 @@ def test_partial_state_loads_but_the_plugin_then_saves_valueless_params() -> Non
     outcome = evaluate(config)
     assert outcome.error_db <= config.threshold and not outcome.text_mismatches
     assert not outcome.saved_xml_matches
-    _, report = render_with_plugin(config, signal_for(config)[:480])
-    assert '<PARAM id="dryWet"/>' in unpack_chunk(report["saved_chunk"])
+    saved = render_with_plugin(config, signal_for(config)[:480])[1]["saved_chunk"]
+    assert '<PARAM id="dryWet"/>' in unpack_chunk(saved)
+    reloaded = Config("its own save, reloaded", FDNREVERB, state=saved,
+                      expected=read_state(saved, FDNREVERB))  # valueless PARAMs: ignored
+    outcome = evaluate(reloaded)
+    assert outcome.error_db <= config.threshold and not outcome.text_mismatches
 
 
 # --------------------------------------------------------------------------------- table

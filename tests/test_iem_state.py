@@ -236,6 +236,17 @@ def test_update_inserts_missing_params_in_sorted_position() -> None:
         "dryWet": 0.25}
 
 
+def test_valueless_params_are_ignored_on_read_and_given_a_value_on_update() -> None:
+    """The plug-in saves missing PARAMs as <PARAM id="…"/> after loading a partial state and
+    ignores them on load (both measured)."""
+    xml = ('<?xml version="1.0" encoding="UTF-8"?> <FdnReverb><PARAM id="revTime" value="2.3"/>'
+           '<PARAM id="dryWet"/><PARAM id="highCutoff"/></FdnReverb>')
+    assert read_state(pack_chunk(xml), FDNREVERB) == {"revTime": 2.299999952316284}
+    updated = unpack_chunk(update_state(pack_chunk(xml), FDNREVERB, {"dryWet": 0.25}))
+    assert '<PARAM id="dryWet" value="0.25"/><PARAM id="highCutoff"/>' in updated
+    assert updated.count('id="dryWet"') == 1
+
+
 def test_unknown_param_in_changes_is_refused() -> None:
     with pytest.raises(KeyError, match="no parameter 'gain'"):
         update_payload(iem_block(*SPATLAB_OMNI)[1], {"gain": 3.0}, OMNICOMPRESSOR)

@@ -141,14 +141,15 @@ def juce_number(value: float) -> str:
 # --------------------------------------------------------------------------------- reading
 def read_state(state: bytes, plugin: str | PluginSpec) -> dict[str, float]:
     """The PARAM values present in a state, in plain units as the plug-in reads them (the text
-    parsed, then held as float32, not yet snapped); unknown ids are dropped."""
+    parsed, then held as float32, not yet snapped); unknown ids and PARAMs without a value
+    (which the plug-in writes after loading a partial state, and ignores on load) are dropped."""
     spec = get_plugin(plugin)
     root = _parse(unpack_chunk(state), spec)
     values: dict[str, float] = {}
     for element in root.iter("PARAM"):
-        param_id = element.get("id", "")
-        if param_id in spec.ids:
-            values[param_id] = _float_attribute(spec, param_id, element.get("value"))
+        param_id, text = element.get("id", ""), element.get("value")
+        if param_id in spec.ids and text is not None:  # a PARAM without value changes nothing
+            values[param_id] = _float_attribute(spec, param_id, text)
     return values
 
 
@@ -176,9 +177,9 @@ def _check_root(tag: str, spec: PluginSpec) -> None:
         )
 
 
-def _float_attribute(spec: PluginSpec, param_id: str, text: str | None) -> float:
+def _float_attribute(spec: PluginSpec, param_id: str, text: str) -> float:
     try:
-        return float(np.float32(float(text or "")))
+        return float(np.float32(float(text)))
     except ValueError:
         raise StateError(f"{spec.name} PARAM {param_id}: value {text!r} is not a number") from None
 
@@ -249,11 +250,14 @@ def update_state(state: bytes, plugin: str | PluginSpec, params: Mapping[str, fl
         element = match.group(0)
         attributes = {m.group(1): m for m in _ATTRIBUTE.finditer(element)}
         param_id = attributes["id"].group(2) if "id" in attributes else ""
-        if param_id not in values or "value" not in attributes:
+        if param_id not in values:
             return element
         found.add(param_id)
+        text = juce_number(values[param_id])
+        if "value" not in attributes:  # a valueless PARAM: give it one
+            return f'<PARAM id="{param_id}" value="{text}"/>'
         value = attributes["value"]
-        return element[: value.start(2)] + juce_number(values[param_id]) + element[value.end(2) :]
+        return element[: value.start(2)] + text + element[value.end(2) :]
 
     xml = _PARAM_ELEMENT.sub(replace, xml)
     for param_id in sorted(set(values) - found):
