@@ -69,6 +69,20 @@ class TrackGain:
         return self.analysis.cfb
 
     @property
+    def loudness_db(self) -> float | None:
+        """l_i: the CFB loudness (LUFS) the gain equalises; None for inactive tracks."""
+        return self.cfb.loudness_lufs if self.cfb is not None else None
+
+    @property
+    def band_hz(self) -> tuple[float, float] | None:
+        return self.cfb.band_hz if self.cfb is not None else None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the track is inactive, or why its band fell back; None when all went as planned."""
+        return self.inactive_reason or (self.cfb.fallback if self.cfb is not None else None)
+
+    @property
     def gain(self) -> float:
         """Linear gain λ_i = 10^(g_i/20)."""
         return 10.0 ** (self.gain_db / 20.0)

@@ -131,6 +131,9 @@ def test_silent_and_quiet_tracks_are_inactive_and_keep_0_db(tracks):
     decision = decide_balance(with_inactive, RATE, "centroid")
     silent, too_quiet = decision.tracks[4], decision.tracks[5]
     assert not silent.active and silent.inactive_reason == "silent" and silent.gain_db == 0.0
+    assert silent.reason == "silent" and silent.loudness_db is None and silent.band_hz is None
+    bass = decision.tracks[0]
+    assert bass.loudness_db == bass.cfb.loudness_lufs and bass.band_hz == bass.cfb.band_hz
     assert not too_quiet.active and "not above -50" in too_quiet.inactive_reason and too_quiet.gain_db == 0.0
     reference = decide_balance(tracks, RATE, "centroid").gains_db
     np.testing.assert_allclose(decision.gains_db[:4], reference, atol=1e-9)

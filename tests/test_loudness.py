@@ -6,6 +6,8 @@ Loudness Test Set is checked only when REAPER_AUTOMIX_EBU_TEST_SET points at an 
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 import os
 from pathlib import Path
@@ -26,6 +28,8 @@ from reaper_automix.analysis.loudness import (
     stem_channel_weights,
     true_peak,
 )
+from reaper_automix.audio.io import MediaError
+from reaper_automix.commands import analyze
 
 RATES = (44100, 48000)
 TOLERANCE_LU = 0.1
@@ -340,3 +344,42 @@ def test_ebu_set_window_alignment():
 def test_ebu_set_true_peak(case):
     audio, rate = read(ebu_file(f"seq-3341-{case}-24bit"))
     assert -0.4 <= amplitude_to_db(true_peak(audio, rate)) <= 0.2
+
+
+# ------------------------------------------------------------------- the analyze subcommand
+
+def run_analyze(argv: list[str], capsys) -> tuple[int, str]:
+    parser = argparse.ArgumentParser()
+    analyze.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["analyze", *argv])
+    code = args.run(args)
+    return code, capsys.readouterr().out
+
+
+def test_analyze_prints_json_with_stable_keys(tmp_path, capsys):
+    rate = 48000
+    path = tmp_path / "tone.wav"
+    sf.write(str(path), tone([(-23.0, 10.0)], rate).astype(np.float32), rate, subtype="FLOAT")
+    code, out = run_analyze([str(path), "--method", "all", "--json"], capsys)
+    assert code == 0
+    record = json.loads(out)
+    assert set(record) == {"path", "sample_rate", "channels", "duration_s", "loudness", "cfb"}
+    assert record["loudness"]["integrated_lufs"] == pytest.approx(-23.0, abs=TOLERANCE_LU)
+    assert record["loudness"]["true_peak_dbtp"] == pytest.approx(-23.0, abs=0.05)
+    assert set(record["cfb"]) == {"centroid", "f0", "lufs"}
+    keys = {frozenset(entry) for entry in record["cfb"].values()}
+    assert len(keys) == 1  # every method reports the same keys
+    assert "collapsed" in record["cfb"]["centroid"]["fallback"]
+    assert record["cfb"]["f0"]["f0_hz"] == pytest.approx(1000.0, rel=0.02)
+
+
+def test_analyze_tables_and_silence(tmp_path, capsys):
+    path = tmp_path / "silence.wav"
+    sf.write(str(path), np.zeros((48000, 2), dtype=np.float32), 48000)
+    code, out = run_analyze([str(path)], capsys)
+    assert code == 0 and "integrated loudness" in out and "silent" in out
+
+
+def test_analyze_missing_file_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(MediaError, match="not found"):
+        run_analyze([str(tmp_path / "absent.wav")], capsys)

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.fft
 from scipy.signal import get_window
 
-from .loudness import LoudnessMeter, as_frames
+from .loudness import LoudnessMeter, as_frames, energy_profiles, gated_loudness
 from .pitch import DEFAULT_MODEL, track_pitch
 
 Method = Literal["centroid", "f0", "lufs"]
@@ -33,7 +33,7 @@ AUTHORS_MAX_HZ = 22_000.0
 MIN_LO_HZ = 1.0
 COLLAPSE_RATIO = 1.05
 F0_FALLBACK_BAND_HZ = (50.0, 10_000.0)
-_STFT_CHUNK_FRAMES = 256
+_STFT_CHUNK_FRAMES = 64  # small temporaries: large ones cost page faults in every call
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class CfbOptions:
     f0_step_ms: float = 10.0
     f0_confidence: float = 0.5
     f0_min_frames: int = 10
-    f0_max_frames: int | None = 256
+    f0_max_frames: int | None = 512
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ class CfbResult:
     """What was measured for one track, and why when it is not the requested band."""
 
     method: str
-    loudness_lufs: float
+    loudness_lufs: float  # l_i: the loudness of the band (or the full band on fallback)
     band_hz: tuple[float, float] | None  # the pre-filter band; None = full band
+    full_band_lufs: float = math.nan  # plain integrated loudness, for activity and reports
     centroid_hz: float | None = None
     bandwidth_hz: float | None = None
     f0_hz: float | None = None
@@ -68,42 +69,61 @@ class CfbResult:
 
 
 def first_order_band_sos(lo_hz: float, hi_hz: float, sample_rate: float) -> np.ndarray:
-    """First-order high-pass at lo, then first-order low-pass at hi (JUCE: −3 dB at the cutoffs)."""
+    """First-order high-pass at lo times first-order low-pass at hi, as one (1, 6) SOS section.
+
+    Both are JUCE's bilinear first-order filters (−3 dB at the cutoff, 6 dB/octave), the ones
+    behind pedalboard's HighpassFilter and LowpassFilter.
+    """
     n_lo = math.tan(math.pi * lo_hz / sample_rate)
     n_hi = math.tan(math.pi * hi_hz / sample_rate)
-    highpass = [1.0 / (1.0 + n_lo), -1.0 / (1.0 + n_lo), 0.0, 1.0, (n_lo - 1.0) / (n_lo + 1.0), 0.0]
-    lowpass = [n_hi / (1.0 + n_hi), n_hi / (1.0 + n_hi), 0.0, 1.0, (n_hi - 1.0) / (n_hi + 1.0), 0.0]
-    return np.array([highpass, lowpass])
+    highpass_b = np.array([1.0, -1.0]) / (1.0 + n_lo)
+    highpass_a = np.array([1.0, (n_lo - 1.0) / (n_lo + 1.0)])
+    lowpass_b = np.array([n_hi, n_hi]) / (1.0 + n_hi)
+    lowpass_a = np.array([1.0, (n_hi - 1.0) / (n_hi + 1.0)])
+    return np.concatenate([np.convolve(highpass_b, lowpass_b), np.convolve(highpass_a, lowpass_a)])[None, :]
 
 
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    """Channel average as float32 (the analysis signal of both band methods)."""
+@dataclass(frozen=True)
+class MonoFrames:
+    """The channel average (the analysis signal of both band methods), zero-padded for centred
+    frames as librosa's ``center=True`` does: frame t covers padded[t·hop : t·hop + 2048]."""
+
+    padded: np.ndarray  # float32
+    n_samples: int
+
+    @property
+    def signal(self) -> np.ndarray:
+        start = FRAME_LENGTH // 2
+        return self.padded[start : start + self.n_samples]
+
+    @property
+    def n_frames(self) -> int:
+        return 1 + self.n_samples // HOP_LENGTH
+
+
+def mono_frames(audio: np.ndarray) -> MonoFrames:
+    """Average the channels straight into the padded frame buffer (no full-size temporaries)."""
     frames = as_frames(audio)
-    if frames.shape[1] == 1:
-        return frames[:, 0].astype(np.float32, copy=False)
-    return frames.mean(axis=1, dtype=np.float32)
+    n_frames = 1 + frames.shape[0] // HOP_LENGTH
+    mono = MonoFrames(np.zeros((n_frames + 3) * HOP_LENGTH, dtype=np.float32), frames.shape[0])
+    signal = mono.signal
+    for channel in range(frames.shape[1]):
+        signal += frames[:, channel]
+    if frames.shape[1] > 1:
+        signal *= np.float32(1.0 / frames.shape[1])
+    return mono
 
 
-def _padded(mono: np.ndarray) -> tuple[np.ndarray, int]:
-    """Zero-pad for centred frames (librosa center=True); return (padded, frame count)."""
-    n_frames = 1 + mono.size // HOP_LENGTH
-    padded = np.zeros((n_frames + 3) * HOP_LENGTH, dtype=np.float32)
-    half = FRAME_LENGTH // 2
-    padded[half : half + mono.size] = mono[: padded.size - half]
-    return padded, n_frames
-
-
-def frame_rms_db(mono: np.ndarray) -> np.ndarray:
+def frame_rms_db(mono: MonoFrames) -> np.ndarray:
     """RMS in dBFS of every centred 2048-sample frame at a 512-sample hop."""
-    padded, n_frames = _padded(mono)
-    hop_energy = np.square(padded.reshape(-1, HOP_LENGTH), dtype=np.float64).sum(axis=1)
-    frames_per_window = FRAME_LENGTH // HOP_LENGTH
-    energy = sum(hop_energy[k : k + n_frames] for k in range(frames_per_window))
+    hops = mono.padded.reshape(-1, HOP_LENGTH)
+    hop_energy = np.einsum("ij,ij->i", hops, hops, dtype=np.float64)
+    energy = sum(hop_energy[k : k + mono.n_frames] for k in range(FRAME_LENGTH // HOP_LENGTH))
     with np.errstate(divide="ignore"):
         return 10.0 * np.log10(energy / FRAME_LENGTH)
 
 
-def active_frames(mono: np.ndarray) -> np.ndarray:
+def active_frames(mono: MonoFrames) -> np.ndarray:
     """A.2 activity gate: frame RMS above −60 dBFS and within 50 dB of the loudest frame."""
     rms = frame_rms_db(mono)
     if rms.size == 0 or not np.isfinite(rms.max()):
@@ -112,40 +132,41 @@ def active_frames(mono: np.ndarray) -> np.ndarray:
 
 
 def spectral_centroid_bandwidth(
-    mono: np.ndarray, sample_rate: float, frames: np.ndarray | None = None
+    mono: MonoFrames, sample_rate: float, frames: np.ndarray | None = None
 ) -> tuple[float, float, int]:
     """Mean librosa-default centroid and bandwidth (p = 2) over the selected frames.
 
     ``frames`` is a boolean mask over the centred frames (None = all). Frames without energy
     count as 0 Hz, as in librosa. Returns (centroid_hz, bandwidth_hz, frames_used).
     """
-    padded, n_frames = _padded(mono)
-    indices = np.arange(n_frames) if frames is None else np.flatnonzero(frames)
-    if indices.size == 0:
+    selected = np.ones(mono.n_frames, dtype=bool) if frames is None else frames
+    used = int(selected.sum())
+    if used == 0:
         return 0.0, 0.0, 0
     window = get_window("hann", FRAME_LENGTH, fftbins=True).astype(np.float32)
     freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
     moments = np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1)
-    framed = np.lib.stride_tricks.sliding_window_view(padded, FRAME_LENGTH)[::HOP_LENGTH]
+    framed = np.lib.stride_tricks.sliding_window_view(mono.padded, FRAME_LENGTH)[::HOP_LENGTH]
     centroid_sum = bandwidth_sum = 0.0
-    for start in range(0, indices.size, _STFT_CHUNK_FRAMES):
-        chunk = indices[start : start + _STFT_CHUNK_FRAMES]
-        segments = framed[chunk] * window
-        magnitude = np.abs(scipy.fft.rfft(segments, axis=1))
-        total, first, second = (magnitude.astype(np.float64) @ moments).T
+    for start in range(0, mono.n_frames, _STFT_CHUNK_FRAMES):  # slices: fancy indexing is 15x slower
+        keep = selected[start : start + _STFT_CHUNK_FRAMES]
+        if not keep.any():
+            continue
+        magnitude = np.abs(scipy.fft.rfft(framed[start : start + keep.size] * window, axis=1))
+        total, first, second = (magnitude[keep].astype(np.float64) @ moments).T
         has_energy = total > 0
         centroid = np.divide(first, total, out=np.zeros_like(first), where=has_energy)
         spread = np.divide(second, total, out=np.zeros_like(second), where=has_energy)
         centroid_sum += centroid.sum()
         bandwidth_sum += np.sqrt(np.maximum(spread - centroid * centroid, 0.0)).sum()
-    return float(centroid_sum / indices.size), float(bandwidth_sum / indices.size), int(indices.size)
+    return float(centroid_sum / used), float(bandwidth_sum / used), used
 
 
-def active_audio(mono: np.ndarray, frames: np.ndarray) -> np.ndarray:
+def active_audio(mono: MonoFrames, frames: np.ndarray) -> np.ndarray:
     """The samples of the active frames' hop cells, concatenated (cell t = t·hop ± hop/2)."""
     per_sample = np.repeat(np.append(frames, frames[-1:]), HOP_LENGTH)
     start = HOP_LENGTH // 2
-    return mono[per_sample[start : start + mono.size]]
+    return mono.signal[per_sample[start : start + mono.n_samples]]
 
 
 def pitch_step_ms(active_seconds: float, options: CfbOptions) -> float:
@@ -159,7 +180,7 @@ def pitch_step_ms(active_seconds: float, options: CfbOptions) -> float:
 
 
 def mean_f0(
-    mono: np.ndarray, sample_rate: float, frames: np.ndarray, options: CfbOptions
+    mono: MonoFrames, sample_rate: float, frames: np.ndarray, options: CfbOptions
 ) -> tuple[float | None, int, float]:
     """Mean PESTO f0 over confident frames of the active audio: (f0 or None, kept frames, step)."""
     excerpt = active_audio(mono, frames)
@@ -198,24 +219,28 @@ def cfb_loudness(
     if method not in METHODS:
         raise ValueError(f"unknown CFB method {method!r}: choose one of {', '.join(METHODS)}")
     frames = as_frames(audio)
-    meter = LoudnessMeter(sample_rate, channel_weights)
-    full = meter.integrated(frames) if full_band_lufs is None else full_band_lufs
     if method == "lufs":
-        return CfbResult("lufs", full, None)
-    mono = to_mono(frames)
-    if method == "centroid":
-        result = _centroid_result(mono, sample_rate, options)
-    else:
-        result = _f0_result(mono, sample_rate, options)
+        full = LoudnessMeter(sample_rate, channel_weights).integrated(frames)
+        return CfbResult("lufs", full if full_band_lufs is None else full_band_lufs, None, full)
+    mono = mono_frames(frames)
+    result = _centroid_result(mono, sample_rate, options) if method == "centroid" else (
+        _f0_result(mono, sample_rate, options)
+    )
+    prefilters = [] if full_band_lufs is not None else [None]
+    if result.band_hz is not None:
+        prefilters.append(first_order_band_sos(*result.band_hz, sample_rate))
+    profiles = energy_profiles(frames, sample_rate, channel_weights, prefilters)  # one K-weighting pass
+    full = gated_loudness(profiles[0]) if full_band_lufs is None else full_band_lufs
+    result = replace(result, full_band_lufs=full, loudness_lufs=full)
     if result.band_hz is None:
-        return replace(result, loudness_lufs=full)
-    loudness = meter.integrated(frames, prefilter=first_order_band_sos(*result.band_hz, sample_rate))
+        return result
+    loudness = gated_loudness(profiles[-1])
     if not math.isfinite(loudness):
-        return replace(result, loudness_lufs=full, band_hz=None, fallback="band loudness below the -70 LUFS gate")
+        return replace(result, band_hz=None, fallback="band loudness below the -70 LUFS gate")
     return replace(result, loudness_lufs=loudness)
 
 
-def _centroid_result(mono: np.ndarray, sample_rate: float, options: CfbOptions) -> CfbResult:
+def _centroid_result(mono: MonoFrames, sample_rate: float, options: CfbOptions) -> CfbResult:
     frames = active_frames(mono) if options.centroid_frames == "active" else None
     centroid, bandwidth, used = spectral_centroid_bandwidth(mono, sample_rate, frames)
     base = CfbResult("centroid", math.nan, None, centroid_hz=centroid, bandwidth_hz=bandwidth)
@@ -227,7 +252,7 @@ def _centroid_result(mono: np.ndarray, sample_rate: float, options: CfbOptions) 
     return replace(base, band_hz=band)
 
 
-def _f0_result(mono: np.ndarray, sample_rate: float, options: CfbOptions) -> CfbResult:
+def _f0_result(mono: MonoFrames, sample_rate: float, options: CfbOptions) -> CfbResult:
     f0, kept, step = mean_f0(mono, sample_rate, active_frames(mono), options)
     base = CfbResult("f0", math.nan, None, f0_hz=f0, pitch_frames=kept, pitch_step_ms=step)
     if f0 is None:

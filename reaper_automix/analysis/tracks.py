@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Union
 
 import numpy as np
@@ -26,6 +28,7 @@ from .loudness import (
     sample_peak,
     stem_channel_weights,
 )
+from .pitch import torch_threads
 
 AudioSource = Union[np.ndarray, Callable[[], np.ndarray]]
 ACTIVITY_THRESHOLD_LUFS = -50.0
@@ -75,20 +78,26 @@ def analyse_track(
     name: str = "track",
     index: int = 0,
 ) -> TrackAnalysis:
-    """Analyse one track; inactive (too short, silent or ≤ ``activity_lufs``) tracks skip the band."""
+    """Analyse one track in the stem layout; inactive tracks (too short, silent or not above
+    ``activity_lufs`` full band) get no CFB result, and the f0 method skips PESTO for them."""
     frames = load_source(audio, name)
     weights = stem_channel_weights(frames.shape[1], stem_channels)
     peak = sample_peak(frames)
     base = TrackAnalysis(index, name, frames.shape[0], frames.shape[1], None, peak, None, None)
+    measure = partial(cfb_loudness, frames, sample_rate, method, channel_weights=weights, options=options)
     try:
-        full = LoudnessMeter(sample_rate, weights).integrated(frames)
+        if method == "f0":  # PESTO is expensive: gate on activity before running it
+            full = LoudnessMeter(sample_rate, weights).integrated(frames)
+            cfb = measure(full_band_lufs=full) if full > activity_lufs else None
+        else:  # the band shares one K-weighting pass with the full-band loudness
+            cfb = measure()
+            full = cfb.full_band_lufs
     except TooShortError as exc:
         return replace(base, inactive_reason=str(exc))
     base = replace(base, full_band_lufs=full)
     if not full > activity_lufs:
         reason = "silent" if full == -math.inf else f"{full:.1f} LUFS is not above {activity_lufs:g} LUFS"
         return replace(base, inactive_reason=reason)
-    cfb = cfb_loudness(frames, sample_rate, method, channel_weights=weights, options=options, full_band_lufs=full)
     return replace(base, cfb=cfb)
 
 
@@ -114,7 +123,10 @@ def analyse_tracks(
 
     if workers <= 1 or len(tracks) <= 1:
         return [job(i) for i in range(len(tracks))]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse") as pool:
+    with ExitStack() as stack:
+        if method == "f0":
+            stack.enter_context(torch_threads(1))
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse"))
         return list(pool.map(job, range(len(tracks))))
 
 
