@@ -176,8 +176,8 @@ def f0_error(
     rows = []
     for path, full in zip(paths, reference["result"]):
         fast = capped[path]
-        if fast is None or full is None:
-            rows.append((path.parent.name + "/" + path.stem, "inactive", "", ""))
+        if fast is None or full is None or fast["band"] is None or full["band"] is None:
+            rows.append((path.parent.name + "/" + path.stem, "inactive or full band", "", ""))
             continue
         cents = 1200 * np.log2(fast["band"][0] / full["band"][0])
         rows.append((
@@ -188,6 +188,17 @@ def f0_error(
         ))
     rows.append(("every-10-ms reference time", f"{reference['seconds']:.1f} s", "", ""))
     return rows
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files under a folder; they must share one sample rate (one analyse_tracks call)."""
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".wav", ".flac", ".aif", ".aiff"})
+    if not paths:
+        raise SystemExit(f"no .wav/.flac/.aif(f) files under {folder}")
+    rates = {sf.info(str(p)).samplerate for p in paths}
+    if len(rates) > 1:
+        raise SystemExit(f"the files under {folder} mix sample rates {sorted(rates)}: use one rate")
+    return paths
 
 
 def main() -> int:
@@ -206,7 +217,7 @@ def main() -> int:
     if args.child:
         print(json.dumps(run_child(args.child, args.paths, args.f0_max_frames)))
         return 0
-    paths = sorted(p for p in args.dir.rglob("*") if p.suffix.lower() in {".wav", ".flac", ".aif", ".aiff"}) if args.dir else session(args.tracks, args.seconds)
+    paths = audio_files(args.dir) if args.dir else session(args.tracks, args.seconds)
     audio_seconds = sum(sf.info(str(p)).duration for p in paths)
     print(f"{len(paths)} tracks, {audio_seconds / 60:.1f} min of audio")
     for path in paths:  # warm the page cache so that every pass reads from memory

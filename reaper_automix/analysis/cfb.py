@@ -220,16 +220,17 @@ def cfb_loudness(
         raise ValueError(f"unknown CFB method {method!r}: choose one of {', '.join(METHODS)}")
     frames = as_frames(audio)
     if method == "lufs":
-        full = LoudnessMeter(sample_rate, channel_weights).integrated(frames)
-        return CfbResult("lufs", full if full_band_lufs is None else full_band_lufs, None, full)
+        meter = LoudnessMeter(sample_rate, channel_weights)
+        full = meter.integrated(frames) if full_band_lufs is None else full_band_lufs
+        return CfbResult("lufs", full, None, full)
     mono = mono_frames(frames)
     result = _centroid_result(mono, sample_rate, options) if method == "centroid" else (
         _f0_result(mono, sample_rate, options)
     )
-    prefilters = [] if full_band_lufs is not None else [None]
+    prefilters = [] if full_band_lufs is not None else [None]  # both share one K-weighting pass
     if result.band_hz is not None:
         prefilters.append(first_order_band_sos(*result.band_hz, sample_rate))
-    profiles = energy_profiles(frames, sample_rate, channel_weights, prefilters)  # one K-weighting pass
+    profiles = energy_profiles(frames, sample_rate, channel_weights, prefilters) if prefilters else []
     full = gated_loudness(profiles[0]) if full_band_lufs is None else full_band_lufs
     result = replace(result, full_band_lufs=full, loudness_lufs=full)
     if result.band_hz is None:
