@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -174,6 +175,21 @@ class Track:
             tagged = [fx for fx in candidates if fx.custom_name == tag]
             return tagged[0] if tagged else None
         return candidates[0] if candidates else None
+
+    def stage_iem_params(self, plugin: str, params: Mapping[str, float], tag: str) -> FxInstance:
+        """Stage ``params`` (plain values) on our instance of IEM ``plugin`` named ``tag``,
+        adding it at the end of the chain if the track has none. Written by ``project.save()``;
+        the renderer already plays the staged values."""
+        from .iem.params import get_plugin
+
+        spec = get_plugin(plugin)
+        spec.to_grid(params)  # unknown parameter ids raise KeyError here, not at save time
+        fx = self.find_fx(spec.name, tag)
+        if fx is None:
+            fx = FxInstance(name=spec.reaper_name, kind="VST", custom_name=tag, is_new=True)
+            self.fx.append(fx)
+        fx.changes.update(params)
+        return fx
 
     def descendants(self) -> list[Track]:
         out: list[Track] = []

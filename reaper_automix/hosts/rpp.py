@@ -116,6 +116,10 @@ class RppHost:
                 self._write_volpan(loaded.block, track)
             for fx in track.fx:
                 if fx.is_new:
+                    if fx.iem_plugin is None:
+                        raise ValueError(f"track {track.display_name}: only IEM MultiEQ, "
+                                         f"OmniCompressor and FdnReverb can be added, not {fx.label!r}")
+                    fx.identity = fx.identity or _iem_file_name(project, fx)
                     loaded.fx_blocks[id(fx)] = _append_fx(loaded.block, fx)
                 elif fx.changes:
                     _rewrite_payload(loaded.fx_blocks[id(fx)], fx)
@@ -274,7 +278,8 @@ def _append_fx(track_block: Block, fx: FxInstance) -> Block:
     chain = track_block.block("FXCHAIN") or _new_fx_chain(track_block)
     indent, ending = chain.child_indent, track_block.ending
     fx.guid = fx.guid or "{" + str(uuid.uuid4()).upper() + "}"
-    head, payload = new_vst_block(fx, n_channels=_int(_first_values(track_block, "NCHAN"), 0, 2))
+    head, payload = new_vst_block(fx.iem_plugin, fx.changes, file_name=fx.identity,
+                                  custom_name=fx.custom_name)
     block = Block(Line(f"{indent}<VST {head}", ending))
     block.insert(0, [Line(f"{indent}  {text}", ending) for text in payload])
     block.tail = Line(f"{indent}>", ending)
@@ -287,6 +292,24 @@ def _append_fx(track_block: Block, fx: FxInstance) -> Block:
     ]
     chain.insert(len(chain.children), group)
     return block
+
+
+_PLATFORM_BY_EXTENSION = {".dll": "win32", ".vst": "darwin", ".so": "linux"}
+
+
+def _iem_file_name(project: Project, new: FxInstance) -> str:
+    """The plug-in file name for a new IEM instance, in the convention of the platform the
+    project's existing IEM VST2 instances were saved on (this machine's when there are none)."""
+    from ..iem.state import default_file_name
+
+    for track in project.tracks:
+        for fx in track.fx:
+            if fx.is_new or fx.iem_plugin is None:
+                continue
+            suffix = PureWindowsPath(fx.identity).suffix.lower()
+            if suffix in _PLATFORM_BY_EXTENSION:
+                return default_file_name(new.iem_plugin, _PLATFORM_BY_EXTENSION[suffix])
+    return default_file_name(new.iem_plugin)
 
 
 def _new_fx_chain(track_block: Block) -> Block:

@@ -337,15 +337,23 @@ class IemFx(Protocol):
     def label(self) -> str: ...
 
     payload: tuple[str, ...]
+    changes: dict[str, float]
+    is_new: bool
 
 
 def fx_params(fx: IemFx) -> dict[str, float]:
-    """Parameters of a session FX instance as REAPER loads them from its saved payload."""
+    """Parameters of a session FX instance as REAPER will load them: its saved payload with the
+    pending ``changes`` written through the same path as saving (so quirks such as the revTime
+    substitute apply), or a new instance's state."""
     spec = fx.iem_plugin
     if spec is None:
         raise ValueError(f"plug-in {fx.label!r} is not IEM MultiEQ, OmniCompressor or FdnReverb")
     try:
-        return payload_params(fx.payload, spec)
+        if fx.is_new:
+            lines = new_vst_block(spec, fx.changes).payload
+        else:
+            lines = update_payload(fx.payload, fx.changes, spec)
+        return payload_params(lines, spec)
     except StateError as exc:
         raise StateError(
             f"plug-in {fx.label!r}: {exc}. Re-save the project in REAPER or replace the plug-in."
