@@ -10,6 +10,7 @@ import sys
 from rich.console import Console
 
 from . import __version__
+from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
 COMMANDS = ("inspect", "render", "analyze", "balance", "demo", "install", "worker")
@@ -27,19 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        module = _command_module(name)
-        if module is not None:
-            module.register(subparsers)
+        importlib.import_module(f"reaper_automix.commands.{name}").register(subparsers)
     return parser
-
-
-def _command_module(name: str):
-    try:
-        return importlib.import_module(f"reaper_automix.commands.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"reaper_automix.commands.{name}":
-            return None
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("[red]interrupted[/red]")
         return 130
-    except (OSError, ValueError, LookupError) as exc:
+    except (OSError, ValueError, LookupError, JobError) as exc:
         if args.verbose:
             raise
         console.print(f"[bold red]error:[/bold red] {exc}")

@@ -1,0 +1,172 @@
+"""The "Auto balance group" job: render each folder's children, decide fader gains, write them.
+
+Folders are balanced bottom-up, so a child folder counts as one track (its rendered sum with its
+own, already balanced, children) of its parent. The decision itself is the pure rule of
+:mod:`reaper_automix.balance`; this module connects it to a session.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..audio.render import Renderer
+from ..balance import decide_balance
+from ..hosts.rpp import open_project
+from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
+from . import Cancelled, JobCancelled, JobError, Progress
+
+METHODS = ("centroid", "f0", "lufs")
+
+
+@dataclass
+class TrackBalance:
+    name: str
+    guid: str
+    active: bool
+    loudness_db: float | None
+    gain_db: float | None
+    volume_before_db: float
+    volume_after_db: float
+    reason: str | None = None
+    band_hz: tuple[float, float] | None = None
+
+
+@dataclass
+class GroupBalance:
+    """One folder's decision. ``level_shift_db`` (≤ 0) lowers every child equally when the
+    rule's gains would pass REAPER's +12 dB fader top: the balance stays exact, the summed group
+    peaks ``-level_shift_db`` dB below -0.1 dBFS (raise the folder fader to restore it)."""
+
+    name: str
+    guid: str
+    target_db: float | None
+    level_shift_db: float = 0.0
+    tracks: list[TrackBalance] = field(default_factory=list)
+
+
+@dataclass
+class BalanceReport:
+    method: str
+    groups: list[GroupBalance] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return _finite(asdict(self))
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no infinities: -inf dB becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def groups_to_balance(project: Project, keys: list[str] | None, recursive: bool) -> list[Track]:
+    """The folders to balance, deepest first. No keys: every folder of the project."""
+    if not keys:
+        chosen = list(project.folders)
+    else:
+        chosen = []
+        for key in keys:
+            track = project.track(key)
+            folder = track if track.is_folder else track.parent
+            if folder is None:
+                raise JobError(
+                    f"track {track.display_name!r} is neither a folder nor inside one; "
+                    "select a folder track (or a track inside a folder)"
+                )
+            chosen.append(folder)
+            if recursive:
+                chosen.extend(t for t in folder.descendants() if t.is_folder)
+    if not chosen:
+        raise JobError(
+            f"{project.path.name if project.path else 'the project'} has no folder tracks; "
+            "group tracks into folders (subgroups) first"
+        )
+    unique = list({id(t): t for t in chosen}.values())
+    return sorted(unique, key=lambda t: -t.depth)
+
+
+def plan_balance(
+    project: Project,
+    groups: list[str] | None = None,
+    *,
+    method: str = "centroid",
+    recursive: bool = False,
+    skip_missing: bool = False,
+    progress: Progress = lambda fraction, message: None,
+    cancelled: Cancelled = lambda: False,
+) -> BalanceReport:
+    """Balance the chosen folders, setting the children's faders in the model (not saved)."""
+    if method not in METHODS:
+        raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    folders = groups_to_balance(project, groups, recursive)
+    renderer = Renderer(project, skip_missing=skip_missing)
+    report = BalanceReport(method=method)
+    for number, folder in enumerate(folders):
+        if cancelled():
+            raise JobCancelled("cancelled; no fader was changed")
+        progress(number / len(folders), f"balancing {folder.display_name}")
+        report.groups.append(_balance_folder(renderer, folder, method))
+    report.warnings = list(renderer.warnings)
+    progress(1.0, "done")
+    return report
+
+
+def _balance_folder(renderer: Renderer, folder: Track, method: str) -> GroupBalance:
+    candidates = [c for c in folder.children if c.main_send and not c.mute]
+    audio = [renderer.track(child, fader=False) for child in candidates]
+    decision = decide_balance(audio, renderer.sample_rate, method=method)
+    group = GroupBalance(folder.display_name, folder.guid, decision.target_db)
+    gains = [r.gain_db for r in decision.tracks if r.active and r.gain_db is not None]
+    group.level_shift_db = min(0.0, FADER_MAX_DB - max(gains)) if gains else 0.0
+    by_child = dict(zip(map(id, candidates), decision.tracks))
+    for child in folder.children:
+        result = by_child.get(id(child))
+        if result is None:
+            reason = "muted" if child.mute else "not sent to its folder (MAINSEND off)"
+            group.tracks.append(TrackBalance(child.display_name, child.guid, False, None, None,
+                                             child.volume_db, child.volume_db, reason))
+            continue
+        entry = TrackBalance(
+            child.display_name, child.guid, result.active, result.loudness_db, result.gain_db,
+            child.volume_db, child.volume_db, result.reason, band_hz=result.band_hz,
+        )
+        if result.active and result.gain_db is not None:
+            fader_db = max(result.gain_db + group.level_shift_db, FADER_MIN_DB)
+            child.volume_db = entry.volume_after_db = fader_db
+        group.tracks.append(entry)
+    return group
+
+
+def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
+    """Worker entry point: balance a project snapshot and return the new fader values."""
+    try:
+        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+        if request.get("sample_rate"):
+            project.sample_rate = int(request["sample_rate"])
+        before = {id(t): t.volume for t in project.tracks}
+        report = plan_balance(
+            project,
+            request.get("groups") or None,
+            method=request.get("method", "centroid"),
+            recursive=bool(request.get("recursive", False)),
+            skip_missing=bool(request.get("skip_missing", False)),
+            progress=progress,
+            cancelled=cancelled,
+        )
+    except (OSError, ValueError, LookupError) as exc:  # missing media, bad project, no track
+        raise JobError(str(exc)) from exc
+    faders = [
+        {"guid": t.guid, "name": t.display_name, "volume": t.volume}
+        for t in project.tracks
+        if t.volume != before[id(t)]
+    ]
+    return {"faders": faders, "report": report.to_json()}
