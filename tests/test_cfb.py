@@ -132,7 +132,7 @@ def test_silent_frames_do_not_drag_the_centroid_down():
     assert authors.centroid_hz == pytest.approx(2000.0 * 5 / 20, rel=0.05)
 
 
-def test_activity_gate_uses_the_absolute_floor_and_the_50_db_range():
+def test_activity_gate_uses_the_peak_relative_floor_and_the_50_db_range():
     rate = 44100
     loud = sine(1000.0, rate, 2.0, amplitude=0.5)
     within = sine(1000.0, rate, 2.0, amplitude=0.5 * 10 ** (-40 / 20))
@@ -142,8 +142,23 @@ def test_activity_gate_uses_the_absolute_floor_and_the_50_db_range():
     assert frames[10 : third - 10].all()
     assert frames[third + 10 : 2 * third - 10].all()
     assert not frames[2 * third + 10 : -10].any()
-    quiet_only = active_frames(mono_frames(sine(1000.0, rate, 2.0, amplitude=10 ** (-63 / 20))))
-    assert not quiet_only.any()
+    # a burst with a 0 dBFS click: frames under peak - 60 dB are out even within the 50 dB range
+    burst = np.concatenate([sine(1000.0, rate, 1.0, amplitude=10 ** (-15 / 20)),
+                            sine(1000.0, rate, 1.0, amplitude=10 ** (-60 / 20))])
+    burst[rate // 2] = 1.0
+    gated = active_frames(mono_frames(burst))
+    half = gated.size // 2
+    assert gated[10 : half - 10].all() and not gated[half + 10 : -10].any()
+
+
+def test_activity_gate_does_not_depend_on_the_input_gain():
+    rate = 44100
+    rng = np.random.default_rng(3)
+    hits = rng.standard_normal(3 * rate) * np.exp(-np.arange(3 * rate) % (rate // 2) / 2000.0)
+    reference = active_frames(mono_frames(0.5 * hits))
+    for gain_db in (-40.0, -12.0, 6.0):
+        assert np.array_equal(active_frames(mono_frames(0.5 * 10 ** (gain_db / 20) * hits)),
+                              reference)
 
 
 def test_band_limits():

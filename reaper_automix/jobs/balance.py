@@ -136,14 +136,20 @@ def _balance_folder(renderer: Renderer, folder: Track, method: str) -> GroupBala
                                              child.volume_db, child.volume_db, reason))
             continue
         entry = TrackBalance(
-            child.display_name, child.guid, result.active, result.loudness_db, result.gain_db,
-            child.volume_db, child.volume_db, result.reason, band_hz=result.band_hz,
+            child.display_name, child.guid, result.active, result.loudness_db,
+            result.gain_db if result.active else None, child.volume_db, child.volume_db,
+            result.reason if _has_items(child) else "no media items to measure",
+            band_hz=result.band_hz,
         )
         if result.active and result.gain_db is not None:
             fader_db = max(result.gain_db + group.level_shift_db, FADER_MIN_DB)
             child.volume_db = entry.volume_after_db = fader_db
         group.tracks.append(entry)
     return group
+
+
+def _has_items(track: Track) -> bool:
+    return any(item.takes for t in (track, *track.descendants()) for item in t.items)
 
 
 def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:

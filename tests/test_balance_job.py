@@ -1,0 +1,274 @@
+"""Auto balance group end to end on .RPP files: the job, the CLI, invariance and idempotence."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reaper_automix import open_project
+from reaper_automix.analysis.loudness import LoudnessMeter
+from reaper_automix.audio.io import write_audio
+from reaper_automix.audio.render import Renderer
+from reaper_automix.balance import decide_balance
+from reaper_automix.cli import main
+from reaper_automix.jobs import JobError
+from reaper_automix.jobs.balance import plan_balance
+from reaper_automix.rpp.builder import ItemSpec, TrackSpec, write_project
+from reaper_automix.session import FADER_MAX_DB
+
+from .conftest import fixture_path
+
+SR = 44100
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from reaper_automix.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo")).project.parent
+
+
+@pytest.fixture
+def demo(demo_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the demo project (media shared read-only)."""
+    project = tmp_path / "automix-demo.RPP"
+    shutil.copy(demo_dir / "automix-demo.RPP", project)
+    (tmp_path / "media").symlink_to(demo_dir / "media")
+    return project
+
+
+def child_levels_db(project, folder_name: str) -> dict[str, float]:
+    """Post-fader RMS level of each child of a folder, as rendered."""
+    renderer = Renderer(project)
+    folder = next(t for t in project.folders if t.name == folder_name)
+    levels = {}
+    for child in folder.children:
+        audio = renderer.track(child, fader=True, pan=False)
+        levels[child.guid] = 10 * np.log10(np.mean(audio.astype(np.float64) ** 2) + 1e-30)
+    return levels
+
+
+def scale_clip_gains(project, gains_db: dict[str, float]) -> None:
+    for track in project.tracks:
+        for item in track.items:
+            for take in item.takes:
+                take.volume *= 10 ** (gains_db.get(track.guid, 0.0) / 20)
+
+
+# ------------------------------------------------------------------------- the rule holds
+@pytest.mark.parametrize("method", ["centroid", "lufs", "f0"])
+def test_active_children_end_with_equal_band_loudness(demo: Path, method: str) -> None:
+    project = open_project(demo)
+    report = plan_balance(project, ["Vocals"], method=method)
+    (group,) = report.groups
+    vocals = next(t for t in project.folders if t.name == "Vocals")
+    renderer = Renderer(project)
+    after = decide_balance([renderer.track(c, fader=True) for c in vocals.children], SR,
+                           method=method)
+    gains = [t.gain_db for t in after.tracks if t.active]
+    assert len(gains) == 3 and all(t.active for t in group.tracks)
+    assert max(gains) - min(gains) < 0.1, "balanced children measure equally loud in their band"
+
+
+def test_group_peaks_at_the_rule_or_the_reported_shift(demo: Path) -> None:
+    project = open_project(demo)
+    report = plan_balance(project, method="centroid")
+    renderer = Renderer(project)
+    for group in report.groups:
+        folder = project.track(group.guid)
+        stem = sum(renderer.track(c, fader=True) for c in folder.children)
+        peak_db = 20 * np.log10(np.max(np.abs(stem)))
+        assert peak_db == pytest.approx(-0.1 + group.level_shift_db, abs=0.05), group.name
+        faders = [t.volume_after_db for t in group.tracks if t.active]
+        assert max(faders) <= FADER_MAX_DB + 1e-9
+        if group.level_shift_db < 0:
+            assert max(faders) == pytest.approx(FADER_MAX_DB)
+
+
+# ------------------------------------------------------------- invariance and idempotence
+def test_result_does_not_depend_on_starting_faders_or_clip_gains(demo: Path) -> None:
+    """Random clip gains (0…+10 dB) and faders: every child ends at the same level. Where the
+    rule needs more than the +12 dB fader top (the demo's drums), all children of that folder
+    move by the reported common shift, so they are compared relative to it."""
+    rng = np.random.default_rng(7)
+    reference = open_project(demo)
+    shifts = {g.name: g.level_shift_db for g in plan_balance(reference, method="centroid").groups}
+    for trial in range(3):
+        project = open_project(demo)
+        children = [c for f in project.folders for c in f.children]
+        scale_clip_gains(project, {c.guid: rng.uniform(0.0, 10.0) for c in children})
+        for child in children:
+            child.volume_db = rng.uniform(-20.0, 6.0)
+        report = plan_balance(project, method="centroid")
+        for group in report.groups:
+            want, got = child_levels_db(reference, group.name), child_levels_db(project, group.name)
+            moved = group.level_shift_db - shifts[group.name]
+            assert got == pytest.approx({g: v + moved for g, v in want.items()}, abs=0.1), (
+                trial, group.name)
+            if shifts[group.name] == 0.0:
+                assert moved == 0.0, "louder inputs never need a shift"
+
+
+def test_quieter_inputs_keep_the_balance_and_report_the_shift(demo: Path) -> None:
+    """Inputs turned down so far that the rule needs more than +12 dB: every child moves by one
+    reported shift, so levels relative to each other stay exactly as balanced."""
+    reference = open_project(demo)
+    plan_balance(reference, ["Vocals"], method="centroid")
+    project = open_project(demo)
+    vocals = next(t for t in project.folders if t.name == "Vocals")
+    scale_clip_gains(project, {c.guid: -9.0 for c in vocals.children})
+    (group,) = plan_balance(project, ["Vocals"], method="centroid").groups
+    assert group.level_shift_db == pytest.approx(-9.0 + (FADER_MAX_DB - max(
+        t.gain_db for t in plan_balance(open_project(demo), ["Vocals"]).groups[0].tracks)), abs=0.05)
+    want, got = child_levels_db(reference, "Vocals"), child_levels_db(project, "Vocals")
+    for guid in want:
+        assert got[guid] - want[guid] == pytest.approx(group.level_shift_db, abs=0.1)
+
+
+def test_balancing_twice_changes_nothing(demo: Path) -> None:
+    assert main(["balance", str(demo), "--recursive"]) == 0
+    first = {t.guid: t.volume_db for t in open_project(demo).tracks}
+    assert main(["balance", str(demo), "--recursive"]) == 0
+    second = {t.guid: t.volume_db for t in open_project(demo).tracks}
+    assert second == pytest.approx(first, abs=0.1)
+    assert max(abs(second[g] - first[g]) for g in first) < 1e-6  # pre-fader analysis: exact
+
+
+# ----------------------------------------------------------------------------- the CLI
+def test_cli_json_report(demo: Path, capsys) -> None:
+    before = demo.read_bytes()
+    assert main(["balance", str(demo), "--group", "Drums", "--group", "Kick", "--method",
+                 "lufs", "--json", "--dry-run"]) == 0
+    assert demo.read_bytes() == before, "--dry-run writes nothing"
+    assert not demo.with_name(demo.name + ".automix-bak").exists()
+    report = json.loads(capsys.readouterr().out)
+    assert report["method"] == "lufs"
+    (group,) = report["groups"]  # Kick selects its folder, Drums, once
+    assert group["name"] == "Drums" and isinstance(group["target_db"], float)
+    keys = {"name", "guid", "active", "loudness_db", "gain_db", "volume_before_db",
+            "volume_after_db"}
+    assert [t["name"] for t in group["tracks"]] == ["Kick", "Snare", "Hi-Hat", "Toms", "Crash"]
+    for track in group["tracks"]:
+        assert keys <= track.keys()
+        assert track["volume_after_db"] == pytest.approx(track["gain_db"] + group["level_shift_db"])
+
+
+def test_cli_writes_only_the_children_faders_with_a_backup(demo: Path, tmp_path: Path) -> None:
+    before = demo.read_bytes()
+    out = tmp_path / "balanced.RPP"
+    assert main(["balance", str(demo), "--group", "Other", "-o", str(out)]) == 0
+    assert demo.read_bytes() == before, "-o leaves the source alone"
+    diff = [line for line in difflib.ndiff(before.decode().splitlines(), out.read_text().splitlines())
+            if line[:2] in ("- ", "+ ")]
+    assert len(diff) == 2 * 4 and all(line[2:].lstrip().startswith("VOLPAN") for line in diff)
+    assert main(["balance", str(demo), "--group", "Other"]) == 0
+    assert demo.with_name(demo.name + ".automix-bak").read_bytes() == before
+    assert demo.read_bytes() == out.read_bytes()
+
+
+def test_recursive_balances_nested_folders_bottom_up(tmp_path: Path) -> None:
+    t = np.arange(2 * SR) / SR
+    for name, freq, level in (("a", 200, 0.5), ("b", 900, 0.05), ("c", 3000, 0.2)):
+        tone = level * np.sin(2 * np.pi * freq * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t))
+        write_audio(tmp_path / f"{name}.wav", np.stack([tone, tone], 1), SR)
+    item = lambda name: [ItemSpec(f"{name}.wav", position=0.0, length=2.0)]  # noqa: E731
+    tree = [TrackSpec("Band", children=[
+        TrackSpec("Keys", children=[TrackSpec("K1", items=item("a")), TrackSpec("K2", items=item("b"))]),
+        TrackSpec("Lead", items=item("c")),
+    ])]
+    path = tmp_path / "nested.RPP"
+    write_project(path, tree, sample_rate=SR)
+
+    flat = open_project(path)
+    (only,) = plan_balance(flat, ["Band"], method="lufs").groups
+    assert [t.name for t in only.tracks] == ["Keys", "Lead"]
+    k1, k2 = flat.track("K1"), flat.track("K2")
+    assert (k1.volume_db, k2.volume_db) == (0.0, 0.0), "without --recursive the inner folder stays"
+
+    deep = open_project(path)
+    report = plan_balance(deep, ["Band"], method="lufs", recursive=True)
+    assert [g.name for g in report.groups] == ["Keys", "Band"], "deepest first"
+    renderer = Renderer(deep)
+    keys_children = [LoudnessMeter(SR).integrated(renderer.track(deep.track(n), fader=True))
+                     for n in ("K1", "K2")]
+    assert keys_children[0] == pytest.approx(keys_children[1], abs=0.1)
+    band = [LoudnessMeter(SR).integrated(renderer.track(deep.track(n), fader=True))
+            for n in ("Keys", "Lead")]
+    assert band[0] == pytest.approx(band[1], abs=0.1), "Keys counted as one (balanced) track"
+
+
+def test_silent_muted_and_unsent_children_keep_their_faders(tmp_path: Path) -> None:
+    t = np.arange(2 * SR) / SR
+    write_audio(tmp_path / "tone.wav", np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, 1), SR)
+    noise = 1e-3 * np.random.default_rng(1).standard_normal((2 * SR, 2))
+    write_audio(tmp_path / "quiet.wav", noise, SR)
+    item = lambda name: [ItemSpec(name, position=0.0, length=2.0)]  # noqa: E731
+    tree = [TrackSpec("Group", children=[
+        TrackSpec("Tone", items=item("tone.wav")), TrackSpec("Tone 2", items=item("tone.wav")),
+        TrackSpec("Quiet", items=item("quiet.wav"), volume=10 ** (-3 / 20)),
+        TrackSpec("Muted", items=item("tone.wav"), volume=10 ** (-4 / 20), mute=True),
+        TrackSpec("Empty", volume=10 ** (-5 / 20)),
+    ])]
+    path = tmp_path / "p.RPP"
+    write_project(path, tree, sample_rate=SR)
+    project = open_project(path)
+    (group,) = plan_balance(project, method="centroid").groups
+    rows = {t.name: t for t in group.tracks}
+    assert rows["Tone"].active and rows["Tone 2"].active
+    for name, fader, words in (("Quiet", -3.0, "is not above -50 LUFS"), ("Muted", -4.0, "muted"),
+                               ("Empty", -5.0, "no media items")):
+        assert not rows[name].active and rows[name].gain_db is None
+        assert project.track(name).volume_db == pytest.approx(fader)
+        assert words in rows[name].reason
+
+
+# ------------------------------------------------------------------------- bad input
+def test_project_without_folders_is_a_clear_error(capsys) -> None:
+    path = fixture_path("audio-file-x4.RPP")
+    assert main(["balance", str(path), "--dry-run", "--skip-missing"]) == 2
+    assert "has no folder tracks" in capsys.readouterr().err
+
+
+def test_missing_media_names_track_and_file(tmp_path: Path, capsys) -> None:
+    t = np.arange(SR) / SR
+    write_audio(tmp_path / "here.wav", np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, 1), SR)
+    tree = [TrackSpec("Group", children=[
+        TrackSpec("Here", items=[ItemSpec("here.wav", position=0.0, length=1.0)]),
+        TrackSpec("Gone", items=[ItemSpec("gone.wav", position=0.0, length=1.0)]),
+    ])]
+    path = tmp_path / "p.RPP"
+    write_project(path, tree, sample_rate=SR)
+    before = path.read_bytes()
+    assert main(["balance", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Gone" in err and "gone.wav" in err
+    assert path.read_bytes() == before, "a failed balance leaves the project untouched"
+    assert main(["balance", str(path), "--skip-missing", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "gone.wav" in captured.err  # the warning
+    rows = {t["name"]: t for t in json.loads(captured.out)["groups"][0]["tracks"]}
+    assert rows["Here"]["active"] and not rows["Gone"]["active"]
+
+
+def test_unknown_group_names_the_tracks(demo: Path, capsys) -> None:
+    assert main(["balance", str(demo), "--group", "Horns", "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "Horns" in err and "Kick" in err
+
+
+def test_fixtures_balance_without_touching_anything(tmp_path: Path) -> None:
+    for name in ("perlence-vst.RPP", "spatlab-iem-template.rpp"):
+        copy = tmp_path / name
+        shutil.copy(fixture_path(name), copy)
+        before = copy.read_bytes()
+        project = open_project(copy)
+        report = plan_balance(project, method="centroid", recursive=True, skip_missing=True)
+        assert report.groups and all(not t.active for g in report.groups for t in g.tracks)
+        assert all(t.reason for g in report.groups for t in g.tracks)
+        project.save()
+        assert copy.read_bytes() == before
