@@ -13,9 +13,13 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 
 ## Build the demo session and run the whole automix on it; results land next to it in $(DEMO_DIR)/.
 demo: setup
-	$(PY) -m reaper_automix demo --out $(DEMO_DIR)
-	$(PY) -m reaper_automix balance $(DEMO_DIR)/demo.RPP --recursive -o $(DEMO_DIR)/demo-balanced.RPP
-	@echo "Open $(DEMO_DIR)/demo.RPP and $(DEMO_DIR)/demo-balanced.RPP in REAPER to compare."
+	$(PY) -m reaper_automix demo --out $(DEMO_DIR) --force
+	$(PY) -m reaper_automix balance $(DEMO_DIR)/automix-demo.RPP --recursive \
+		-o $(DEMO_DIR)/automix-demo-balanced.RPP
+	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo.RPP -o $(DEMO_DIR)/mix-before.wav
+	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/mix-balanced.wav
+	@echo "Open $(DEMO_DIR)/automix-demo.RPP and $(DEMO_DIR)/automix-demo-balanced.RPP in REAPER,"
+	@echo "or listen to $(DEMO_DIR)/mix-before.wav and $(DEMO_DIR)/mix-balanced.wav."
 
 ## The whole test suite (what CI runs).
 test: setup

@@ -189,3 +189,21 @@ def test_random_volume_and_pan_edits_round_trip(edits, tmp_path_factory) -> None
 @pytest.mark.parametrize("value", [1.0, 0.5, 0.22653103614921, 1e-9, 3.9810717055349722, -0.25])
 def test_number_format_round_trips(value: float) -> None:
     assert float(format_number(value)) == pytest.approx(value, rel=1e-13)
+
+
+def test_save_keeps_permissions_follows_symlinks_and_new_files_get_umask_mode(tmp_path) -> None:
+    path = write(tmp_path, EDGE)
+    os.chmod(path, 0o640)
+    link = tmp_path / "link.rpp"
+    link.symlink_to(path)
+    project = open_project(link)
+    project.tracks[1].volume_db = -3.0
+    project.save()
+    assert link.is_symlink() and path.stat().st_mode & 0o777 == 0o640
+    assert open_project(path).tracks[1].volume_db == pytest.approx(-3.0)
+    mask = os.umask(0o022)
+    try:
+        project.save(tmp_path / "new.rpp")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "new.rpp").stat().st_mode & 0o777 == 0o644

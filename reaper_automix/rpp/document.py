@@ -191,8 +191,13 @@ class RppDocument:
 
 
 def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None:
-    """Replace ``path`` with ``data`` atomically; keep the previous file as ``*.automix-bak``."""
+    """Replace ``path`` with ``data`` atomically; keep the previous file as ``*.automix-bak``.
+
+    A symlink is followed (its target is replaced); the file keeps its permissions, and a new
+    file gets the usual ones (0666 minus the umask), not mkstemp's 0600."""
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     backup_path: Path | None = None
@@ -206,11 +211,19 @@ def atomic_write(path: Path, data: bytes, *, backup: bool = True) -> Path | None
             shutil.copy2(path, backup_path)
         if path.exists():
             shutil.copymode(path, tmp_name)
+        else:
+            os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return backup_path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def make_line(text: str, *, indent: str, ending: str) -> Line:
