@@ -23,12 +23,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
-# torch is pinned to the CPU wheel; pesto-pitch and tinysoundfont need --no-deps (see docs/install.md).
+# torch is pinned to the CPU wheel (an unpinned one pulls CUDA). pesto-pitch and tinysoundfont go
+# in with --no-deps: pesto-pitch requires torchaudio, which fails to load beside CPU torch and is
+# not needed (see docs/analysis.md); tinysoundfont declares pyaudio, which does not build here.
 $PIP install "torch==2.13.0"
 $PIP install --no-deps "pesto-pitch==2.0.1" "tinysoundfont==0.3.7"
 $PIP install -e ".[dev]"
 if .venv/bin/python -m pip list 2>/dev/null | grep -iE '^nvidia-|^torchaudio ' ; then
-    echo "error: a CUDA package or torchaudio was installed; see docs/install.md" >&2
+    echo "error: a CUDA package or torchaudio was installed; see the comments in scripts/setup.sh" >&2
     exit 1
 fi
 echo "==> environment ready: .venv"
