@@ -130,6 +130,18 @@ def test_quieter_inputs_keep_the_balance_and_report_the_shift(demo: Path) -> Non
         assert got[guid] - want[guid] == pytest.approx(group.level_shift_db, abs=0.1)
 
 
+def test_per_track_target_offsets(demo: Path) -> None:
+    project = open_project(demo)
+    vocals = next(t for t in project.folders if t.name == "Vocals")
+    lead, alto, tenor = vocals.children
+    plan_balance(project, ["Vocals"], offsets_db={alto.guid: -6.0, tenor.guid: -3.0})
+    renderer = Renderer(project)
+    after = decide_balance([renderer.track(c, fader=True) for c in vocals.children], SR)
+    gains = [t.gain_db for t in after.tracks]  # equalising gains: quieter tracks need more
+    assert gains[1] - gains[0] == pytest.approx(6.0, abs=0.1)
+    assert gains[2] - gains[0] == pytest.approx(3.0, abs=0.1)
+
+
 def test_balancing_twice_changes_nothing(demo: Path) -> None:
     assert main(["balance", str(demo), "--recursive"]) == 0
     first = {t.guid: t.volume_db for t in open_project(demo).tracks}

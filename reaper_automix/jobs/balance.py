@@ -8,6 +8,7 @@ own, already balanced, children) of its parent. The decision itself is the pure 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,10 +102,15 @@ def plan_balance(
     method: str = "centroid",
     recursive: bool = False,
     skip_missing: bool = False,
+    offsets_db: Mapping[str, float] | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> BalanceReport:
-    """Balance the chosen folders, setting the children's faders in the model (not saved)."""
+    """Balance the chosen folders, setting the children's faders in the model (not saved).
+
+    ``offsets_db`` maps a track GUID to its target relative to the group's common CFB loudness
+    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB.
+    """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     folders = groups_to_balance(project, groups, recursive)
@@ -114,16 +120,22 @@ def plan_balance(
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
-        report.groups.append(_balance_folder(renderer, folder, method))
+        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}))
     report.warnings = list(renderer.warnings)
     progress(1.0, "done")
     return report
 
 
-def _balance_folder(renderer: Renderer, folder: Track, method: str) -> GroupBalance:
+def _balance_folder(
+    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float]
+) -> GroupBalance:
     candidates = [c for c in folder.children if c.main_send and not c.mute]
     audio = [renderer.track(child, fader=False) for child in candidates]
-    decision = decide_balance(audio, renderer.sample_rate, method=method)
+    decision = decide_balance(
+        audio, renderer.sample_rate, method=method,
+        offsets_db=[offsets_db.get(child.guid, 0.0) for child in candidates],
+        names=[child.display_name for child in candidates],
+    )
     group = GroupBalance(folder.display_name, folder.guid, decision.target_db)
     gains = [r.gain_db for r in decision.tracks if r.active and r.gain_db is not None]
     group.level_shift_db = min(0.0, FADER_MAX_DB - max(gains)) if gains else 0.0
