@@ -1,0 +1,256 @@
+"""The one place that talks to REAPER: python-reapy in inside mode, raw calls where reapy fails.
+
+Inside REAPER, ``import reapy`` runs in *inside mode*: ``reapy.reascript_api`` re-exports REAPER's
+``RPR_*`` functions without the prefix and reapy's objects (``Project``, ``Track``, ``Item``,
+``Take``, ``Source``, ``FX``) call them directly. Its distant API (a TCP server bound to all
+interfaces) is never started or needed. :class:`ReaperApi` uses reapy's objects where they make
+exactly the call we need, and ``reapy.reascript_api`` (the raw functions) where reapy is wrong
+or has nothing (checked against reapy 0.10.0; docs/reaper.md, "python-reapy"):
+
+- the ``.rpp`` path: ``Project.path`` is the media folder, ``Project.name`` only the file name;
+- GUIDs: ``Track.GUID`` returns ``GetTrackGUID``'s ``GUID*`` pointer, not the ``{…}`` text;
+- undo: ``Project.end_undo_block`` ends with flags 0 and ``reapy.undo_block`` acts on the active
+  project, not the one we write to, so the block ends with ``Undo_EndBlock2(proj, desc, flags)``;
+- ext-state: ``Project.get_ext_state`` tells REAPER its buffer holds 2**31-1 bytes (it holds
+  4 MiB);
+- ``GetUserInputs``: ``reapy.get_user_inputs`` cannot show default values;
+- state chunks, ``GetProjectStateChangeCount``, item/take strings, ``TrackFX_GetNamedConfigParm``
+  and section sources: reapy has no call for them;
+- ``defer``: REAPER injects ``RPR_defer`` into the running script, which passes it here.
+
+Every method takes and returns plain values (pointer strings such as
+``'(MediaTrack*)0x00000000110A1AD0'``, numbers, text).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+#: ReaScript's cap on string buffers (MAX_STRBUF in reaper_python.py); also caps state chunks.
+CHUNK_LIMIT = 4 * 1024 * 1024
+_NAME = 4096
+
+#: Undo flags from reaper_plugin.h.
+UNDO_TRACK_CONFIG = 1  # volume, pan, routing
+UNDO_FX = 2
+
+
+class ChunkTooLargeError(ValueError):
+    """A track's state chunk does not fit in ReaScript's 4 MiB string buffer."""
+
+
+class NotInsideReaperError(RuntimeError):
+    """python-reapy did not start in inside mode (the code is not running in REAPER)."""
+
+
+def is_null(pointer: Any) -> bool:
+    """REAPER's null pointer (``…0x0000000000000000``), or no value at all."""
+    if not pointer:
+        return True
+    text = str(pointer)
+    return text.endswith("0x0000000000000000") or text in ("0", "None")
+
+
+def import_reapy() -> ModuleType:
+    """python-reapy, which must be in inside mode (decided once, when first imported).
+
+    reapy 0.10.0 has an invalid escape sequence that Python 3.12+ reports as a SyntaxWarning
+    while compiling it: silenced, so that REAPER's console stays clean.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        import reapy
+    if not reapy.is_inside_reaper():
+        raise NotInsideReaperError(
+            "python-reapy is in outside mode: the AutoMix actions run only inside REAPER "
+            "(reapy checks for REAPER's `obj` in __main__)"
+        )
+    return reapy
+
+
+class ReaperApi:
+    """REAPER as seen through python-reapy (``reapy``, in inside mode).
+
+    ``defer`` is REAPER's ``RPR_defer``. REAPER injects it into the running script's namespace,
+    not into ``reaper_python``, so the action script passes its own.
+    """
+
+    def __init__(self, reapy: ModuleType, defer: Callable[[str], Any] | None = None) -> None:
+        self.reapy = reapy
+        self.rpr = reapy.reascript_api  # REAPER's functions, without the RPR_ prefix
+        self._defer = defer
+
+    @classmethod
+    def load(cls, defer: Callable[[str], Any] | None = None) -> ReaperApi:
+        """The API of the REAPER this code runs in."""
+        return cls(import_reapy(), defer)
+
+    # ------------------------------------------------------------------------------ project
+    def current_project(self) -> tuple[str, str]:
+        """(project pointer, path of its .rpp file or "" when never saved)."""
+        proj = self.reapy.Project().id
+        return proj, self.project_file(proj)
+
+    def project_file(self, proj: str) -> str:
+        """Path of the .rpp file of an open project ("" when never saved or no longer open)."""
+        for index in range(1024):
+            pointer, _, path, _ = self.rpr.EnumProjects(index, "", _NAME)
+            if is_null(pointer):
+                break
+            if pointer == proj:
+                return str(path)
+        return ""
+
+    def project_is_open(self, proj: str) -> bool:
+        return bool(self.reapy.Project(proj).has_valid_id)
+
+    def state_change_count(self, proj: str) -> int:
+        return int(self.rpr.GetProjectStateChangeCount(proj))
+
+    def project_sample_rate(self, proj: str) -> int:
+        """The project's sample-rate setting (``SAMPLERATE`` field 1), 0 if unset."""
+        return int(self.reapy.Project(proj).get_info_value("PROJECT_SRATE"))
+
+    def tempo(self, proj: str) -> float:
+        return float(self.reapy.Project(proj).bpm)
+
+    def resource_path(self) -> str:
+        return str(self.reapy.get_resource_path())
+
+    # ------------------------------------------------------------------------------ tracks
+    def tracks(self, proj: str) -> list[str]:
+        return [track.id for track in self.reapy.Project(proj).tracks]
+
+    def selected_tracks(self, proj: str) -> list[str]:
+        return [track.id for track in self.reapy.Project(proj).selected_tracks]
+
+    def track_is_valid(self, track: str) -> bool:
+        """Whether the track still exists. Check before writing: reapy's ``rpr_packp`` passes
+        any address to REAPER unchecked, and a deleted track's address would crash it."""
+        return bool(self.reapy.Track(track).has_valid_id)
+
+    def track_value(self, track: str, key: str) -> float:
+        return float(self.reapy.Track(track).get_info_value(key))
+
+    def set_track_value(self, track: str, key: str, value: float) -> None:
+        self.reapy.Track(track).set_info_value(key, float(value))
+
+    def track_string(self, track: str, key: str) -> str:
+        """``P_NAME``, ``GUID`` … through GetSetMediaTrackInfo_String."""
+        return str(self.reapy.Track(track).get_info_string(key))
+
+    def track_chunk(self, track: str) -> str:
+        """The track's state as RPP text (``<TRACK`` … ``>``)."""
+        ok, _, chunk, _, _ = self.rpr.GetTrackStateChunk(track, "", CHUNK_LIMIT, False)
+        if not ok or not chunk.rstrip().endswith(">"):
+            raise ChunkTooLargeError("track state is missing or cut at ReaScript's 4 MiB limit")
+        return chunk
+
+    # ------------------------------------------------------------------------------- items
+    def items(self, track: str) -> list[str]:
+        return [item.id for item in self.reapy.Track(track).items]
+
+    def item_value(self, item: str, key: str) -> float:
+        return float(self.reapy.Item(item).get_info_value(key))
+
+    def item_string(self, item: str, key: str) -> str:
+        return str(self.rpr.GetSetMediaItemInfo_String(item, key, "", False)[3])
+
+    def takes(self, item: str) -> list[str]:
+        """Every take lane; an empty lane is a null pointer."""
+        return [take.id for take in self.reapy.Item(item).takes]
+
+    def take_value(self, take: str, key: str) -> float:
+        return float(self.reapy.Take(take).get_info_value(key))
+
+    def take_name(self, take: str) -> str:
+        return str(self.reapy.Take(take).name)
+
+    def take_guid(self, take: str) -> str:
+        return str(self.reapy.Take(take).guid)
+
+    def take_source(self, take: str) -> str:
+        return self.reapy.Take(take).source.id
+
+    def source_type(self, source: str) -> str:
+        return str(self.reapy.Source(source).type)
+
+    def source_file(self, source: str) -> str:
+        return str(self.reapy.Source(source).filename)
+
+    def source_parent(self, source: str) -> str:
+        return self.rpr.GetMediaSourceParent(source)
+
+    def section_info(self, source: str) -> tuple[float, float, bool]:
+        """(start, length, reversed) of a section source."""
+        _, _, start, length, reverse = self.rpr.PCM_Source_GetSectionInfo(source, 0.0, 0.0,
+                                                                          False)
+        return float(start), float(length), bool(reverse)
+
+    # ---------------------------------------------------------------------------------- FX
+    def _fx(self, track: str, index: int) -> Any:
+        return self.reapy.FX(parent_id=track, index=index)
+
+    def fx_count(self, track: str) -> int:
+        return int(self.reapy.Track(track).n_fxs)
+
+    def fx_name(self, track: str, index: int) -> str:
+        """The name REAPER shows (the custom name when the instance was renamed)."""
+        return str(self._fx(track, index).name)
+
+    def fx_config(self, track: str, index: int, key: str) -> str | None:
+        """TrackFX_GetNamedConfigParm (``fx_name``, ``fx_ident``, ``fx_type``…); None if unknown."""
+        ok, _, _, _, value, _ = self.rpr.TrackFX_GetNamedConfigParm(track, index, key, "", _NAME)
+        return str(value) if ok else None
+
+    def fx_enabled(self, track: str, index: int) -> bool:
+        return bool(self._fx(track, index).is_enabled)
+
+    def fx_offline(self, track: str, index: int) -> bool:
+        return not self._fx(track, index).is_online
+
+    # -------------------------------------------------------------------- undo and refresh
+    @contextlib.contextmanager
+    def undo_block(self, proj: str, description: str, flags: int) -> Iterator[None]:
+        """One undo point for project ``proj`` with ``flags``, the UI frozen meanwhile. It is
+        closed even when the body fails, so REAPER never keeps a block open."""
+        with self.reapy.prevent_ui_refresh():
+            self.reapy.Project(proj).begin_undo_block()
+            try:
+                yield
+            finally:
+                self.rpr.Undo_EndBlock2(proj, description, int(flags))
+
+    # --------------------------------------------------------------------------- ext state
+    def project_ext_state(self, proj: str, section: str, key: str) -> str:
+        return str(self.rpr.GetProjExtState(proj, section, key, "", _NAME)[4])
+
+    def set_project_ext_state(self, proj: str, section: str, key: str, value: str) -> None:
+        self.rpr.SetProjExtState(proj, section, key, value)
+
+    # ---------------------------------------------------------------------------------- UI
+    def console(self, text: str) -> None:
+        self.reapy.show_console_message(text, end="")
+
+    def message_box(self, text: str, title: str, kind: str = "ok") -> str:
+        """``kind`` "ok" or "yes-no"; returns "ok", "yes", "no" …"""
+        return str(self.reapy.show_message_box(text, title, kind))
+
+    def user_inputs(self, title: str, captions: list[str], defaults: list[str]) -> list[str] | None:
+        """GetUserInputs: the entered values, or None when the user cancelled."""
+        ok, _, _, _, values, _ = self.rpr.GetUserInputs(title, len(captions), ",".join(captions),
+                                                        ",".join(defaults), 1024)
+        if not ok:
+            return None
+        parts = str(values).split(",")
+        return parts + [""] * (len(captions) - len(parts))
+
+    def defer(self, code: str) -> None:
+        """Run ``code`` (Python source, as a string) on a later UI tick."""
+        if self._defer is None:
+            raise RuntimeError("no RPR_defer was given: pass the script's RPR_defer to ReaperApi")
+        self._defer(code)
