@@ -1,0 +1,791 @@
+"""A simulated REAPER: a ``reaper_python`` module backed by our session model of a real RPP.
+
+It behaves like the module REAPER generates for its embedded Python (shared/docs/reaper.md §2.5
+and §3.1, and REAPER's generated ``reaper_python.py``):
+
+- objects are pointer strings ``'(MediaTrack*)0x%016X'``; every pointer argument goes through
+  the module's ``rpr_packp(ctype, value)``, as in the generated bindings. REAPER's own version
+  parses the string, checks the type and validates the address (a stale pointer becomes NULL);
+  python-reapy replaces it on import with one that does not validate, so after that a stale
+  pointer reaches REAPER as is. The simulator raises :class:`SimCrash` where REAPER would crash;
+- ``RPR_ValidatePtr`` takes an integer address (the binding passes it to ``c_uint64``), the
+  other functions take pointer strings;
+- ``_ft`` maps a function name to a C function pointer, for the few functions python-reapy
+  calls through ctypes itself (``ValidatePtr2``, which it replaces by a version taking an
+  integer address); the simulator provides ctypes callbacks there;
+- functions with output buffers return the tuple echoing every argument;
+- state chunks are the RPP text of the track, with the current fader and pan.
+
+:func:`enter_reaper` makes the process look like REAPER's interpreter (``reaper_python``
+importable, a ``__main__`` holding ``obj``, ``RPR_defer`` and ``RPR_atexit``), so that the real
+python-reapy imported afterwards runs in inside mode against the simulator. One process holds
+one ``reaper_python`` module; it serves the :class:`SimReaper` created last.
+
+A simulator records what a test checks: undo blocks with their flags and the changes made inside
+them, changes made outside any undo block, ``PreventUIRefresh`` nesting, console text, message
+boxes, dialogs, and deferred code, which runs only when the test calls
+:meth:`SimReaper.run_deferred`. Message-box answers and ``GetUserInputs`` replies are queued by
+the test. It has no render call: the live path never asks REAPER to render (docs/reaper.md).
+
+The model is read with :class:`reaper_automix.hosts.rpp.RppHost`; the file is never written.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import sys
+import time
+import types
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reaper_automix.hosts.rpp import RppHost
+from reaper_automix.rpp.document import Block, Line
+from reaper_automix.rpp.tokens import format_number, replace_tokens
+from reaper_automix.session import FxInstance, Item, Source, Take, Track
+
+CHUNK_LIMIT = 4 * 1024 * 1024
+#: ShowMessageBox answers.
+OK, CANCEL, YES, NO = 1, 2, 6, 7
+_POINTER = re.compile(r"^\((\w+\*|HWND)\)0x([0-9A-F]+)$")
+
+
+class SimCrash(RuntimeError):
+    """A call with which the real REAPER would crash (a deleted object's address)."""
+
+
+@dataclass
+class UndoBlock:
+    description: str
+    flags: int
+    changes: list[tuple[str, str, float, float]] = field(default_factory=list)  # guid, key, old, new
+
+
+@dataclass
+class SimSource:
+    kind: str
+    path: str = ""
+    parent: SimSource | None = None
+    section: tuple[float, float, bool] = (0.0, 0.0, False)
+
+
+class _Guid:
+    """What ``GetTrackGUID`` points at."""
+
+
+_CTYPES: dict[type, str] = {Track: "MediaTrack*", Item: "MediaItem*", Take: "MediaItem_Take*",
+                            SimSource: "PCM_source*", _Guid: "GUID*"}
+_active: SimReaper | None = None
+
+
+def active() -> SimReaper:
+    if _active is None:
+        raise RuntimeError("no simulated REAPER: create a SimReaper first")
+    return _active
+
+
+# --------------------------------------------------------------------- reaper_python module
+def _reaper_packp(ctype: str, value: Any) -> int:
+    """REAPER's ``rpr_packp``: the address of a valid object of type ``ctype``, else 0 (NULL).
+    How REAPER validates a ``void*`` is not documented; the simulator accepts any live object."""
+    match = _POINTER.match(str(value))
+    if match is None or match[1] not in (ctype, "void*") and ctype != "void*":
+        return 0
+    address = int(match[2], 16)
+    return address if MODULE.RPR_ValidatePtr(address, ctype) else 0
+
+
+def _delegate(name: str) -> Callable[..., Any]:
+    def call(*args: Any) -> Any:
+        sim = active()
+        sim.calls.append(name[4:])
+        return getattr(sim, name)(*args)
+
+    call.__name__ = name
+    return call
+
+
+def _c_validate_ptr2(proj: int, address: int, ctype: bytes) -> int:
+    """The C function ``bool ValidatePtr2(ReaProject*, void*, const char*)``."""
+    return int(active().validate(proj, address, ctype.decode("utf-8")))
+
+
+_C_FUNCTIONS = {"ValidatePtr2": ctypes.CFUNCTYPE(ctypes.c_byte, ctypes.c_uint64, ctypes.c_uint64,
+                                                 ctypes.c_char_p)(_c_validate_ptr2)}
+
+
+def _build_module() -> types.ModuleType:
+    module = types.ModuleType("reaper_python")
+    module.__doc__ = "Simulated REAPER API (tests/reaper_sim)."
+    for name in dir(SimReaper):
+        if name.startswith("RPR_"):
+            setattr(module, name, _delegate(name))
+    module.rpr_packp = _reaper_packp
+    module.rpr_packsc = lambda value: ctypes.c_char_p(str(value).encode("utf-8"))
+    module._ft = {name: ctypes.cast(function, ctypes.c_void_p).value
+                  for name, function in _C_FUNCTIONS.items()}
+    return module
+
+
+def enter_reaper() -> types.ModuleType:
+    """Make this process look like REAPER's embedded Python; call it before importing reapy.
+    Returns the ``__main__`` module that scripts and deferred code run in."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "obj", None) is None or getattr(main, "RPR_defer", None) is None:
+        main = types.ModuleType("__main__")
+        main.obj = object()  # what reapy's is_inside_reaper() looks for
+        main.RPR_defer = lambda code: active().defer(code)
+        main.RPR_atexit = lambda code: active().atexit(code)
+        sys.modules["__main__"] = main
+    sys.modules["reaper_python"] = MODULE
+    return main
+
+
+class SimReaper:
+    """One open project in a simulated REAPER (the one ``reaper_python`` serves from now on)."""
+
+    def __init__(self, project_file: Path, resource_path: Path) -> None:
+        global _active
+        self.project_file = Path(project_file)
+        self.resource_path = Path(resource_path)
+        self.host = RppHost(self.project_file)
+        self.project = self.host.read()
+        self.blocks = self.host.document.track_blocks()
+        self._give_guids()
+        self._objects: dict[int, Any] = {}
+        self._addresses: dict[int, int] = {}
+        self._deleted: set[int] = set()
+        self._next = 0x1000A0
+        self.proj = self._pointer("ReaProject*", self)
+        self.open = True
+        self.selected: set[int] = set()
+        self.state_changes = 0
+        self.undo_blocks: list[UndoBlock] = []
+        self.loose_changes: list[tuple[str, str, float, float]] = []
+        self._undo_depth = 0
+        self.refresh_depth = 0
+        self.writes_while_refreshing = 0
+        self.project_ext: dict[tuple[str, str], str] = {}
+        self.ext: dict[tuple[str, str], str] = {}
+        self.console: list[str] = []
+        self.message_boxes: list[tuple[str, str, int]] = []
+        self.answers: deque[int] = deque()
+        self.inputs: deque[list[str] | None] = deque()
+        self.input_dialogs: list[tuple[str, str, str]] = []
+        self.deferred: deque[str] = deque()
+        self.calls: list[str] = []
+        self.chunk_limit = CHUNK_LIMIT
+        self._sources: dict[int, SimSource] = {}
+        self._guids: dict[int, _Guid] = {}
+        self.module = MODULE
+        _active = self
+
+    # ------------------------------------------------------------------ test-side helpers
+    @property
+    def console_text(self) -> str:
+        return "".join(self.console)
+
+    def track(self, name: str) -> Track:
+        return self.project.track(name)
+
+    def volumes(self) -> dict[str, float]:
+        return {t.guid: t.volume for t in self.project.tracks}
+
+    def select(self, *names: str) -> None:
+        self.selected = {id(self.track(n)) for n in names}
+
+    def user_edit(self, name: str, volume: float) -> None:
+        """What a user moving a fader does: the value changes and so does the state count."""
+        self.track(name).volume = volume
+        self.state_changes += 1
+
+    def undo(self) -> UndoBlock:
+        """Ctrl+Z: revert the last undo block."""
+        block = self.undo_blocks.pop()
+        for guid, key, old, _ in reversed(block.changes):
+            self._set_track_field(self.project.track(guid), key, old)
+        self.state_changes += 1
+        return block
+
+    def close_project(self) -> None:
+        self.open = False
+
+    def delete_track(self, name: str) -> None:
+        """What a user deleting a track does: its address is no longer a valid object."""
+        track = self.track(name)
+        index = self.project.tracks.index(track)
+        del self.project.tracks[index], self.blocks[index]
+        address = self._addresses.pop(id(track), None)
+        if address is not None:
+            self._deleted.add(address)
+            del self._objects[address]
+        self.selected.discard(id(track))
+        self.state_changes += 1
+
+    def run_script(self, script: Path) -> None:
+        """Run a ReaScript as REAPER does: as ``__main__`` (see :func:`enter_reaper`), without
+        ``__file__``, its folder first on ``sys.path``; deferred code runs later in the same
+        namespace."""
+        main = enter_reaper()
+        if sys.path[0] != str(script.parent):
+            sys.path.insert(0, str(script.parent))
+        main.__dict__.pop("__file__", None)
+        main.__name__ = "__main__"
+        exec(compile(script.read_text(encoding="utf-8"), str(script), "exec"), main.__dict__)
+
+    def run_deferred(self, *, timeout: float = 300.0, interval: float = 0.02) -> int:
+        """Run deferred code, as REAPER does on its UI ticks, until none is left."""
+        main = enter_reaper()
+        ticks, deadline = 0, time.monotonic() + timeout
+        while self.deferred:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"deferred code still pending after {timeout} s")
+            exec(self.deferred.popleft(), main.__dict__)
+            ticks += 1
+            time.sleep(interval)
+        return ticks
+
+    def defer(self, code: str) -> None:
+        if not isinstance(code, str):
+            raise TypeError("RPR_defer takes a code string")
+        self.deferred.append(code)
+
+    def atexit(self, code: str) -> None:
+        if not isinstance(code, str):
+            raise TypeError("RPR_atexit takes a code string")
+
+    # -------------------------------------------------------------------------- pointers
+    def _pointer(self, ctype: str, obj: Any) -> str:
+        address = self._addresses.get(id(obj))
+        if address is None:
+            self._next += 0x40
+            address = self._next
+            self._addresses[id(obj)] = address
+            self._objects[address] = obj
+        return "(%s)0x%016X" % (ctype, address)
+
+    @staticmethod
+    def _null(ctype: str) -> str:
+        return "(%s)0x%016X" % (ctype, 0)
+
+    def _ctype(self, obj: Any) -> str:
+        return "ReaProject*" if obj is self else _CTYPES[type(obj)]
+
+    def _obj(self, pointer: Any, kind: type) -> Any:
+        """The object a pointer argument names, packed as the generated binding packs it."""
+        ctype = _CTYPES[kind]
+        address = MODULE.rpr_packp(ctype, pointer)
+        if address in self._deleted:
+            raise SimCrash(f"{pointer!r} was deleted: REAPER would crash (validate it first)")
+        obj = self._objects.get(address)
+        if not isinstance(obj, kind):
+            raise ValueError(f"REAPER receives NULL or a wrong object for {ctype} {pointer!r}")
+        return obj
+
+    def _check_proj(self, proj: Any) -> None:
+        """NULL (0, or a pointer REAPER's packp rejects) is the active project."""
+        address = MODULE.rpr_packp("ReaProject*", proj)
+        if address == 0 and not self.open:
+            raise ValueError("no project is open")
+        if address not in (0, self._addresses[id(self)]):
+            raise ValueError(f"unknown project {proj!r}")
+
+    def _give_guids(self) -> None:
+        for track in self.project.tracks:
+            if not track.guid:
+                track.guid = "{" + str(uuid.uuid4()).upper() + "}"
+
+    # --------------------------------------------------------------------------- chunks
+    def _block(self, track: Track) -> Block:
+        return self.blocks[self.project.tracks.index(track)]
+
+    def chunk(self, track: Track) -> str:
+        """The track's state as GetTrackStateChunk gives it: its RPP block, unindented, with
+        the current fader and pan."""
+        block = self._block(track)
+        volpan = block.line("VOLPAN")
+        values = {1: format_number(track.volume), 2: format_number(track.pan)}
+        lines = []
+        for line in _lines(block):
+            text = line.text.lstrip(" \t")
+            if line is volpan:
+                text = replace_tokens(text, values)
+            lines.append(text)
+            if line is block.head:
+                if volpan is None:
+                    lines.append(f"VOLPAN {values[1]} {values[2]} -1 -1 1")
+                if block.line("TRACKID") is None:
+                    lines.append(f"TRACKID {track.guid}")
+        return "\n".join(lines) + "\n"
+
+    # --------------------------------------------------------------------------- changes
+    def _changed(self, track: Track, key: str, old: float, new: float) -> None:
+        if old == new:
+            return
+        change = (track.guid, key, old, new)
+        if self._undo_depth > 0:
+            self.undo_blocks[-1].changes.append(change)
+        else:
+            self.loose_changes.append(change)
+        if self.refresh_depth > 0:
+            self.writes_while_refreshing += 1
+        self.state_changes += 1
+
+    def _set_track_field(self, track: Track, key: str, value: float) -> None:
+        if key == "D_VOL":
+            track.volume = value
+        elif key == "D_PAN":
+            track.pan = value
+        elif key == "B_MUTE":
+            track.mute = bool(value)
+        else:
+            raise KeyError(f"the simulator cannot set {key}")
+
+    # ============================================================== REAPER API: project
+    def RPR_GetAppVersion(self) -> str:
+        return "7.28/linux-x86_64"
+
+    def RPR_ValidatePtr(self, address: int, ctype: str) -> bool:
+        if not isinstance(address, int):
+            raise TypeError(f"ValidatePtr takes an address (int), not {address!r}")
+        obj = self._objects.get(address)
+        if obj is None or (obj is self and not self.open):
+            return False
+        return ctype == "void*" or self._ctype(obj) == ctype
+
+    def RPR_ValidatePtr2(self, proj: Any, pointer: Any, ctype: str) -> bool:
+        """REAPER's own binding (python-reapy replaces it, see ``_ft``)."""
+        return self.validate(MODULE.rpr_packp("ReaProject*", proj),
+                             MODULE.rpr_packp("void*", pointer), ctype)
+
+    def validate(self, proj: int, address: int, ctype: str) -> bool:
+        """ValidatePtr2 once the arguments are addresses (``proj`` 0: the active project)."""
+        if proj not in (0, self._addresses[id(self)]) or not self.open:
+            return False
+        return self.RPR_ValidatePtr(address, ctype)
+
+    def RPR_EnumProjects(self, index: int, buf: Any, size: int) -> tuple:
+        if index in (-1, 0) and self.open:
+            return (self.proj, index, str(self.project_file), size)
+        return (self._null("ReaProject*"), index, "", size)
+
+    def RPR_GetProjectName(self, proj: Any, buf: Any, size: int) -> tuple:
+        self._check_proj(proj)
+        return (proj, self.project_file.name, size)
+
+    def RPR_GetProjectPathEx(self, proj: Any, buf: Any, size: int) -> tuple:
+        self._check_proj(proj)
+        return (proj, str(self.project_file.parent), size)
+
+    def RPR_GetProjectStateChangeCount(self, proj: Any) -> int:
+        self._check_proj(proj)
+        return self.state_changes
+
+    def RPR_GetSetProjectInfo(self, proj: Any, key: str, value: float, is_set: bool) -> float:
+        self._check_proj(proj)
+        if key != "PROJECT_SRATE" or is_set:
+            raise KeyError(f"the simulator only reads PROJECT_SRATE, not {key}")
+        doc = self.host.document
+        line = doc.project.line("SAMPLERATE") if doc.project is not None else None
+        return float(line.values[0]) if line is not None and line.values else 0.0
+
+    def RPR_GetProjectTimeSignature2(self, proj: Any, bpm: float, bpi: float) -> tuple:
+        self._check_proj(proj)
+        return (proj, float(self.project.tempo), 4.0)
+
+    def RPR_Master_GetTempo(self) -> float:
+        return self.project.tempo
+
+    def RPR_GetResourcePath(self) -> str:
+        return str(self.resource_path)
+
+    # ================================================================ REAPER API: tracks
+    def RPR_CountTracks(self, proj: Any) -> int:
+        self._check_proj(proj)
+        return len(self.project.tracks)
+
+    def RPR_GetTrack(self, proj: Any, index: int) -> str:
+        self._check_proj(proj)
+        if 0 <= index < len(self.project.tracks):
+            return self._pointer("MediaTrack*", self.project.tracks[index])
+        return self._null("MediaTrack*")
+
+    def RPR_GetMasterTrack(self, proj: Any) -> str:
+        self._check_proj(proj)
+        return self._pointer("MediaTrack*", self.project)
+
+    def _selected_tracks(self) -> list[Track]:
+        return [t for t in self.project.tracks if id(t) in self.selected]
+
+    def RPR_CountSelectedTracks(self, proj: Any) -> int:
+        self._check_proj(proj)
+        return len(self._selected_tracks())
+
+    def RPR_CountSelectedTracks2(self, proj: Any, want_master: bool) -> int:
+        return self.RPR_CountSelectedTracks(proj)
+
+    def RPR_GetSelectedTrack(self, proj: Any, index: int) -> str:
+        self._check_proj(proj)
+        chosen = self._selected_tracks()
+        if 0 <= index < len(chosen):
+            return self._pointer("MediaTrack*", chosen[index])
+        return self._null("MediaTrack*")
+
+    def RPR_SetTrackSelected(self, track: str, selected: bool) -> None:
+        key = id(self._obj(track, Track))
+        if selected:
+            self.selected.add(key)
+        else:
+            self.selected.discard(key)
+
+    def RPR_IsTrackSelected(self, track: str) -> bool:
+        return id(self._obj(track, Track)) in self.selected
+
+    def _track_values(self, t: Track) -> dict[str, float]:
+        return {
+            "D_VOL": t.volume, "D_PAN": t.pan, "I_FOLDERDEPTH": t.folder_depth,
+            "B_MUTE": t.mute, "I_SOLO": t.solo, "I_NCHAN": t.n_channels,
+            "B_MAINSEND": t.main_send, "I_FXEN": t.fx_enabled,
+            "I_SELECTED": id(t) in self.selected, "IP_TRACKNUMBER": t.index + 1,
+        }
+
+    def RPR_GetMediaTrackInfo_Value(self, track: str, key: str) -> float:
+        values = self._track_values(self._obj(track, Track))
+        if key not in values:
+            raise KeyError(f"the simulator does not know track parameter {key}")
+        return float(values[key])
+
+    def RPR_SetMediaTrackInfo_Value(self, track: str, key: str, value: float) -> bool:
+        t = self._obj(track, Track)
+        if key == "I_SELECTED":
+            self.RPR_SetTrackSelected(track, bool(value))
+            return True
+        old = self.RPR_GetMediaTrackInfo_Value(track, key)
+        self._set_track_field(t, key, float(value))
+        self._changed(t, key, old, float(value))
+        return True
+
+    def RPR_GetSetMediaTrackInfo_String(self, track: str, key: str, value: str,
+                                        is_set: bool) -> tuple:
+        t = self._obj(track, Track)
+        if is_set:
+            raise KeyError("the simulator does not set track strings")
+        known = {"P_NAME": t.name, "GUID": t.guid}
+        return (key in known, track, key, known.get(key, ""), is_set)
+
+    def RPR_GetTrackGUID(self, track: str) -> str:
+        """Like REAPER: a GUID* pointer, not the GUID text."""
+        t = self._obj(track, Track)
+        return self._pointer("GUID*", self._guids.setdefault(id(t), _Guid()))
+
+    def RPR_GetTrackName(self, track: str, buf: Any, size: int) -> tuple:
+        t = self._obj(track, Track)
+        return (True, track, t.name or f"Track {t.index + 1}", size)
+
+    def RPR_GetParentTrack(self, track: str) -> str:
+        parent = self._obj(track, Track).parent
+        return self._pointer("MediaTrack*", parent) if parent else self._null("MediaTrack*")
+
+    def RPR_GetTrackDepth(self, track: str) -> int:
+        return self._obj(track, Track).depth
+
+    def RPR_GetTrackStateChunk(self, track: str, buf: Any, size: int, is_undo: bool) -> tuple:
+        chunk = self.chunk(self._obj(track, Track))
+        if len(chunk.encode("utf-8")) >= min(size, self.chunk_limit):
+            return (False, track, "", size, is_undo)
+        return (True, track, chunk, size, is_undo)
+
+    # ================================================================= REAPER API: items
+    def RPR_CountTrackMediaItems(self, track: str) -> int:
+        return len(self._obj(track, Track).items)
+
+    def RPR_GetTrackMediaItem(self, track: str, index: int) -> str:
+        items = self._obj(track, Track).items
+        if 0 <= index < len(items):
+            return self._pointer("MediaItem*", items[index])
+        return self._null("MediaItem*")
+
+    def RPR_GetMediaItemInfo_Value(self, item: str, key: str) -> float:
+        i = self._obj(item, Item)
+        values = {
+            "D_POSITION": i.position, "D_LENGTH": i.length, "D_VOL": i.volume,
+            "B_MUTE": i.mute, "B_LOOPSRC": i.loop, "I_CURTAKE": i.active_take_index,
+            "D_FADEINLEN": i.fade_in.length, "D_FADEOUTLEN": i.fade_out.length,
+            "D_FADEINLEN_AUTO": 0.0, "D_FADEOUTLEN_AUTO": 0.0,
+            "C_FADEINSHAPE": i.fade_in.shape, "C_FADEOUTSHAPE": i.fade_out.shape,
+        }
+        if key not in values:
+            raise KeyError(f"the simulator does not know item parameter {key}")
+        return float(values[key])
+
+    def RPR_GetSetMediaItemInfo_String(self, item: str, key: str, value: str,
+                                       is_set: bool) -> tuple:
+        i = self._obj(item, Item)
+        return (key == "GUID", item, key, i.guid if key == "GUID" else "", is_set)
+
+    def RPR_CountTakes(self, item: str) -> int:
+        return len(self._obj(item, Item).takes)
+
+    def RPR_GetMediaItemNumTakes(self, item: str) -> int:
+        return self.RPR_CountTakes(item)
+
+    def RPR_GetTake(self, item: str, index: int) -> str:
+        takes = self._obj(item, Item).takes
+        if 0 <= index < len(takes) and not _empty_lane(takes[index]):
+            return self._pointer("MediaItem_Take*", takes[index])
+        return self._null("MediaItem_Take*")  # out of range, or an empty take lane
+
+    def RPR_GetMediaItemTake(self, item: str, index: int) -> str:
+        return self.RPR_GetTake(item, index)
+
+    def RPR_GetActiveTake(self, item: str) -> str:
+        take = self._obj(item, Item).active_take
+        return self._pointer("MediaItem_Take*", take) if take else self._null("MediaItem_Take*")
+
+    def RPR_GetMediaItemTakeInfo_Value(self, take: str, key: str) -> float:
+        t = self._obj(take, Take)
+        values = {
+            "D_VOL": t.volume, "D_PAN": t.pan, "D_STARTOFFS": t.source_offset,
+            "D_PLAYRATE": t.play_rate, "B_PPITCH": t.preserve_pitch,
+            "I_CHANMODE": t.channel_mode,
+        }
+        if key not in values:
+            raise KeyError(f"the simulator does not know take parameter {key}")
+        return float(values[key])
+
+    def RPR_GetSetMediaItemTakeInfo_String(self, take: str, key: str, value: str,
+                                           is_set: bool) -> tuple:
+        t = self._obj(take, Take)
+        known = {"P_NAME": t.name, "GUID": t.guid}
+        return (key in known, take, key, known.get(key, ""), is_set)
+
+    def RPR_GetTakeName(self, take: str) -> str:
+        return self._obj(take, Take).name
+
+    def RPR_GetMediaItemTake_Source(self, take: str) -> str:
+        source = self._obj(take, Take).source
+        if source is None:
+            return self._null("PCM_source*")
+        return self._pointer("PCM_source*", self._sim_source(source))
+
+    def _sim_source(self, source: Source) -> SimSource:
+        cache = self._sources
+        if id(source) not in cache:
+            path = str(source.path) if source.path else ""
+            inner = SimSource(source.kind, path)
+            if source.section_start or source.section_length is not None or source.reverse:
+                section = (source.section_start, source.section_length or 0.0, source.reverse)
+                inner = SimSource("SECTION", "", parent=inner, section=section)
+            cache[id(source)] = inner
+        return cache[id(source)]
+
+    def RPR_GetMediaSourceType(self, source: str, buf: Any, size: int) -> tuple:
+        return (source, self._obj(source, SimSource).kind, size)
+
+    def RPR_GetMediaSourceFileName(self, source: str, buf: Any, size: int) -> tuple:
+        return (source, self._obj(source, SimSource).path, size)
+
+    def RPR_GetMediaSourceParent(self, source: str) -> str:
+        parent = self._obj(source, SimSource).parent
+        return self._pointer("PCM_source*", parent) if parent else self._null("PCM_source*")
+
+    def RPR_PCM_Source_GetSectionInfo(self, source: str, offs: float, length: float,
+                                      rev: bool) -> tuple:
+        s = self._obj(source, SimSource)
+        return (s.parent is not None, source, *s.section)
+
+    # ==================================================================== REAPER API: FX
+    def _fx(self, track: str, index: int) -> FxInstance:
+        fx = self._obj(track, Track).fx
+        if not 0 <= index < len(fx):
+            raise IndexError(f"no FX {index} on {track}")
+        return fx[index]
+
+    def RPR_TrackFX_GetCount(self, track: str) -> int:
+        return len(self._obj(track, Track).fx)
+
+    def RPR_TrackFX_GetRecCount(self, track: str) -> int:
+        self._obj(track, Track)
+        return 0
+
+    def RPR_TrackFX_GetFXName(self, track: str, index: int, buf: Any, size: int) -> tuple:
+        return (True, track, index, self._fx(track, index).label, size)
+
+    def RPR_TrackFX_GetNamedConfigParm(self, track: str, index: int, key: str, buf: Any,
+                                       size: int) -> tuple:
+        fx = self._fx(track, index)
+        known = {"fx_name": fx.name, "fx_type": fx.kind, "fx_ident": fx.identity}
+        return (key in known, track, index, key, known.get(key, ""), size)
+
+    def RPR_TrackFX_GetEnabled(self, track: str, index: int) -> bool:
+        return not self._fx(track, index).bypassed
+
+    def RPR_TrackFX_SetEnabled(self, track: str, index: int, enabled: bool) -> None:
+        self._fx(track, index).bypassed = not enabled
+        self.state_changes += 1
+
+    def RPR_TrackFX_GetOffline(self, track: str, index: int) -> bool:
+        return self._fx(track, index).offline
+
+    def _params(self, track: str, index: int) -> list:
+        spec = self._fx(track, index).iem_plugin
+        return list(spec.params) if spec is not None else []
+
+    def _param_value(self, track: str, index: int, param: int) -> float:
+        from reaper_automix.iem import fx_params
+
+        fx = self._fx(track, index)
+        spec = self._params(track, index)[param]
+        plain = {**fx_params(fx), **fx.changes}[spec.id]
+        return spec.to_normalized(plain)
+
+    def RPR_TrackFX_GetNumParams(self, track: str, index: int) -> int:
+        return len(self._params(track, index))
+
+    def RPR_TrackFX_GetParamName(self, track: str, index: int, param: int, buf: Any,
+                                 size: int) -> tuple:
+        return (True, track, index, param, self._params(track, index)[param].name, size)
+
+    def RPR_TrackFX_GetParam(self, track: str, index: int, param: int, lo: float,
+                             hi: float) -> tuple:
+        return (self._param_value(track, index, param), track, index, param, 0.0, 1.0)
+
+    def RPR_TrackFX_GetParamNormalized(self, track: str, index: int, param: int) -> float:
+        return self._param_value(track, index, param)
+
+    def RPR_TrackFX_SetParamNormalized(self, track: str, index: int, param: int,
+                                       value: float) -> bool:
+        spec = self._params(track, index)[param]
+        self._fx(track, index).changes[spec.id] = spec.from_normalized(value)
+        self.state_changes += 1
+        return True
+
+    def RPR_TrackFX_SetParam(self, track: str, index: int, param: int, value: float) -> bool:
+        return self.RPR_TrackFX_SetParamNormalized(track, index, param, value)
+
+    # ========================================================== REAPER API: undo and UI
+    def RPR_Undo_BeginBlock2(self, proj: Any) -> None:
+        self._check_proj(proj)
+        if self._undo_depth == 0:
+            self.undo_blocks.append(UndoBlock("", 0))
+        self._undo_depth += 1
+
+    def RPR_Undo_EndBlock2(self, proj: Any, description: str, flags: int) -> None:
+        self._check_proj(proj)
+        if self._undo_depth == 0:
+            raise RuntimeError("Undo_EndBlock2 without Undo_BeginBlock2")
+        self._undo_depth -= 1
+        if self._undo_depth == 0:
+            self.undo_blocks[-1].description = description
+            self.undo_blocks[-1].flags = int(flags)
+            self.state_changes += 1
+
+    def RPR_Undo_BeginBlock(self) -> None:
+        self.RPR_Undo_BeginBlock2(0)
+
+    def RPR_Undo_EndBlock(self, description: str, flags: int) -> None:
+        self.RPR_Undo_EndBlock2(0, description, flags)
+
+    def RPR_PreventUIRefresh(self, step: int) -> None:
+        self.refresh_depth += int(step)
+        if self.refresh_depth < 0:
+            raise RuntimeError("PreventUIRefresh(-1) without PreventUIRefresh(1)")
+
+    def RPR_UpdateArrange(self) -> None:
+        pass
+
+    def RPR_TrackList_AdjustWindows(self, is_minor: bool) -> None:
+        pass
+
+    def RPR_ShowConsoleMsg(self, text: str) -> None:
+        self.console.append(str(text))
+
+    def RPR_ClearConsole(self) -> None:
+        self.console.clear()
+
+    def RPR_ShowMessageBox(self, text: str, title: str, kind: int) -> int:
+        self.message_boxes.append((text, title, int(kind)))
+        if self.answers:
+            return self.answers.popleft()
+        return NO if int(kind) == 4 else OK
+
+    def RPR_GetUserInputs(self, title: str, n: int, captions: str, defaults: str,
+                          size: int) -> tuple:
+        if n != len(captions.split(",")):
+            raise ValueError(f"GetUserInputs: {n} fields but captions {captions!r}")
+        self.input_dialogs.append((title, captions, defaults))
+        reply = self.inputs.popleft() if self.inputs else None
+        if reply is None:
+            return (False, title, n, captions, defaults, size)
+        return (True, title, n, captions, ",".join(reply), size)
+
+    def RPR_GetProjExtState(self, proj: Any, section: str, key: str, buf: Any,
+                            size: int) -> tuple:
+        self._check_proj(proj)
+        value = self.project_ext.get((section, key), "")
+        return (len(value), proj, section, key, value, size)
+
+    def RPR_SetProjExtState(self, proj: Any, section: str, key: str, value: str) -> int:
+        self._check_proj(proj)
+        self.project_ext[(section, key)] = value
+        return 1
+
+    def RPR_GetExtState(self, section: str, key: str) -> str:
+        return self.ext.get((section, key), "")
+
+    def RPR_SetExtState(self, section: str, key: str, value: str, persist: bool) -> None:
+        self.ext[(section, key)] = value
+
+    def RPR_HasExtState(self, section: str, key: str) -> bool:
+        return (section, key) in self.ext
+
+    def RPR_DeleteExtState(self, section: str, key: str, persist: bool) -> None:
+        self.ext.pop((section, key), None)
+
+
+MODULE = _build_module()
+
+
+def _empty_lane(take: Take) -> bool:
+    """``TAKE NULL`` as the .RPP host reads it (a real take always has a GUID)."""
+    return take.source is None and take.volume == 0.0 and not take.guid
+
+
+def _lines(block: Block) -> Iterator[Line]:
+    yield block.head
+    for child in block.children:
+        if isinstance(child, Block):
+            yield from _lines(child)
+        else:
+            yield child
+    if block.tail is not None:
+        yield block.tail
+
+
+# ------------------------------------------------------------------------- test helpers
+REPO = Path(__file__).resolve().parents[2]
+ACTIONS = REPO / "actions"
+BALANCE_ACTION = ACTIONS / "AutoMix_Auto balance group.py"
+SETTINGS_ACTION = ACTIONS / "AutoMix_Auto balance group (settings).py"
+
+
+def write_worker_config(resource: Path, python: str, timeout_s: float = 600.0) -> Path:
+    """What ``reaper-automix install`` records, without installing the scripts."""
+    import json
+
+    path = resource / "reaper-automix.json"
+    path.write_text(json.dumps({"python": python, "timeout_s": timeout_s}), encoding="utf-8")
+    return path
+
+
+def fake_python(directory: Path, body: str) -> str:
+    """An executable standing in for the worker Python (a shell script running ``body``)."""
+    path = directory / "fake-python"
+    path.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
+    path.chmod(0o755)
+    return str(path)
