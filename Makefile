@@ -25,8 +25,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -n 2 -q
 
+## Speed and memory figures (docs/performance.md); the first run synthesises 6 GB under .cache/bench/.
 bench: setup
 	$(PY) benchmarks/bench_balance.py
+	$(PY) benchmarks/bench_analysis.py
 	$(PY) benchmarks/bench_iem.py
 
 clean:
