@@ -102,7 +102,7 @@ def test_items_of_audio_file_x4(rpp_fixtures) -> None:
         take = item.active_take
         assert item.length == pytest.approx(0.10179138321995)
         assert take.source.kind == "WAVE"
-        assert take.source.path == rpp_fixtures / "media" / "909-kick.wav"
+        assert take.source.path == (rpp_fixtures / "media" / "909-kick.wav").resolve()
         assert take.play_rate == 1 and take.channel_mode == 0 and item.loop
 
 
