@@ -225,7 +225,8 @@ def print_checks(records: dict[str, Measurement], methods: list[str], paths: lis
         active, total = check_report(report, folders, method)
         line = f"{method}: {active}/{total} children active"
         if method == "lufs":
-            line += f", |loudness - pyloudnorm| <= {lufs_agreement(report, baseline, paths):.4f} LU"
+            line += (f", |loudness - pyloudnorm (rounded K filter)| <= "
+                     f"{lufs_agreement(report, baseline, paths):.4f} LU (its documented offset)")
         print(line)
 
 

@@ -13,6 +13,7 @@ gain in dB per track. Default rule ([product]):
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -127,13 +128,45 @@ def decide_balance(
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     offsets = _offsets(len(tracks), offsets_db)
     _check_equal_lengths(tracks, names)
+    stem = _ProvisionalStem(offsets, stem_channels) if target == "product" else None
     analyses = analyse_tracks(
         tracks, sample_rate, method, stem_channels=stem_channels, activity_lufs=activity_lufs,
-        options=options, names=names, workers=workers,
+        options=options, names=names, workers=workers, consume=stem.add if stem else None,
     )
-    if target == "authors":
+    if stem is None:
         return _authors_decision(tracks, analyses, offsets, method, stem_channels)
-    return _product_decision(tracks, analyses, offsets, method, peak_scope, stem_channels)
+    return _product_decision(tracks, analyses, offsets, method, peak_scope, stem_channels,
+                             stem.peak_dbfs())
+
+
+class _ProvisionalStem:
+    """Σ 10^(r_i/20)·track_i over the active tracks (r_i = o_i − l_i), summed as each track is
+    analysed so no track has to be loaded twice. Float64 keeps the sum independent of the
+    order the threads finish in."""
+
+    def __init__(self, offsets: list[float], channels: int) -> None:
+        self.offsets, self.channels = offsets, channels
+        self.sum: np.ndarray | None = None
+        self.first_name = ""
+        self._lock = threading.Lock()
+
+    def add(self, analysis: TrackAnalysis, audio: np.ndarray) -> None:
+        if not analysis.active:
+            return
+        gain = 10.0 ** ((self.offsets[analysis.index] - analysis.cfb.loudness_lufs) / 20.0)
+        width = 2 if audio.shape[1] == 1 and self.channels >= 2 else audio.shape[1]
+        with self._lock:
+            if self.sum is None:
+                self.sum = np.zeros((audio.shape[0], self.channels))
+                self.first_name = analysis.name
+            elif audio.shape[0] != self.sum.shape[0]:
+                raise ValueError(_length_error(analysis.name, audio.shape[0], self.sum.shape[0]))
+            self.sum[:, :width] += gain * audio
+
+    def peak_dbfs(self) -> float:
+        if self.sum is None or not self.sum.size:
+            return -math.inf
+        return amplitude_to_db(float(np.max(np.abs(self.sum))))
 
 
 def _product_decision(
@@ -143,6 +176,7 @@ def _product_decision(
     method: str,
     peak_scope: str,
     stem_channels: int,
+    provisional_stem_peak: float,
 ) -> BalanceDecision:
     relative = {a.index: offsets[a.index] - a.cfb.loudness_lufs for a in analyses if a.active}
     if not relative:
@@ -150,7 +184,7 @@ def _product_decision(
     notes: list[str] = []
     tracks_peak = max(analyses[i].sample_peak_dbfs + r for i, r in relative.items())
     if peak_scope == "stem":
-        peak = _stem_peak_dbfs(tracks, analyses, relative, stem_channels)
+        peak = provisional_stem_peak
         if not math.isfinite(peak):
             notes.append("the active tracks cancel in the stem: using the loudest single track's peak")
             peak = tracks_peak

@@ -58,6 +58,10 @@ class TrackAnalysis:
         return amplitude_to_db(self.sample_peak)
 
 
+#: Called with each analysis and the track's audio (on the analysing thread).
+Consumer = Callable[[TrackAnalysis, np.ndarray], None]
+
+
 def load_source(source: AudioSource, name: str) -> np.ndarray:
     """The (samples, channels) array of a track given as an array or a loader callable."""
     audio = source() if callable(source) else source
@@ -77,10 +81,31 @@ def analyse_track(
     options: CfbOptions = CfbOptions(),
     name: str = "track",
     index: int = 0,
+    consume: Consumer | None = None,
 ) -> TrackAnalysis:
     """Analyse one track in the stem layout; inactive tracks (too short, silent or not above
-    ``activity_lufs`` full band) get no CFB result, and the f0 method skips PESTO for them."""
+    ``activity_lufs`` full band) get no CFB result, and the f0 method skips PESTO for them.
+
+    ``consume(analysis, frames)`` is called with the result and the track's audio before the
+    audio is dropped (a decision sums the stem there instead of loading every track again)."""
     frames = load_source(audio, name)
+    analysis = _analyse_frames(frames, sample_rate, method, stem_channels, activity_lufs, options,
+                               name, index)
+    if consume is not None:
+        consume(analysis, frames)
+    return analysis
+
+
+def _analyse_frames(
+    frames: np.ndarray,
+    sample_rate: float,
+    method: Method,
+    stem_channels: int,
+    activity_lufs: float,
+    options: CfbOptions,
+    name: str,
+    index: int,
+) -> TrackAnalysis:
     weights = stem_channel_weights(frames.shape[1], stem_channels)
     peak = sample_peak(frames)
     base = TrackAnalysis(index, name, frames.shape[0], frames.shape[1], None, peak, None, None)
@@ -111,14 +136,17 @@ def analyse_tracks(
     options: CfbOptions = CfbOptions(),
     names: Sequence[str] | None = None,
     workers: int = DEFAULT_WORKERS,
+    consume: Consumer | None = None,
 ) -> list[TrackAnalysis]:
-    """Analyse every track (in order) on ``workers`` threads; see analyse_track."""
+    """Analyse every track (in order) on ``workers`` threads; see analyse_track. Loader
+    callables run on the worker threads, so rendering is parallel too."""
     labels = _names(len(tracks), names)
 
     def job(index: int) -> TrackAnalysis:
         return analyse_track(
             tracks[index], sample_rate, method, stem_channels=stem_channels,
             activity_lufs=activity_lufs, options=options, name=labels[index], index=index,
+            consume=consume,
         )
 
     if workers <= 1 or len(tracks) <= 1:

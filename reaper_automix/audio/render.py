@@ -11,6 +11,7 @@ Output is always stereo float32 at the project sample rate.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
@@ -54,7 +55,8 @@ def fade_curve(t: np.ndarray, shape: int) -> np.ndarray:
 
 
 class Renderer:
-    """Renders tracks of one project. Decoded sources are cached (bounded by memory)."""
+    """Renders tracks of one project; safe to call from several threads. Decoded sources are
+    cached up to ``cache_bytes`` (0: no cache, for jobs that render each source once)."""
 
     def __init__(
         self,
@@ -62,8 +64,11 @@ class Renderer:
         *,
         skip_missing: bool = False,
         warn: Callable[[str], None] | None = None,
+        cache_bytes: int = CACHE_BYTES,
     ) -> None:
         self.project = project
+        self.cache_bytes = cache_bytes
+        self._lock = threading.Lock()
         self.sample_rate = project.sample_rate
         self.skip_missing = skip_missing
         self.warnings: list[str] = []
@@ -154,14 +159,11 @@ class Renderer:
             self._warn(message + " Rendered as silence.")
             return
         offset = int(round(take.source_offset * sr / take.play_rate))
-        positions = np.arange(lo - start, hi - start) + offset
-        segment = _read_positions(source, positions, loop=item.loop)
+        segment = _read_span(source, lo - start + offset, hi - lo, loop=item.loop)
         segment = _channel_mode(segment, take.channel_mode)
-        gains = np.asarray(pan_gains(take.pan), np.float32) * np.float32(item.volume * take.volume)
-        segment *= gains
-        envelope = _fade_envelope(item, sr, np.arange(lo - start, hi - start))
-        if envelope is not None:
-            segment *= envelope[:, None]
+        segment *= np.asarray(pan_gains(take.pan), np.float32) * np.float32(item.volume * take.volume)
+        if item.fade_in.length > 0 or item.fade_out.length > 0:
+            segment *= _fade_envelope(item, sr, np.arange(lo - start, hi - start))[:, None]
         out[lo:hi] += segment
 
     def _source(self, source: Source, play_rate: float) -> np.ndarray:
@@ -169,10 +171,11 @@ class Renderer:
         assert source.path is not None
         key = (f"{source.path}|{source.section_start}|{source.section_length}|{source.reverse}",
                play_rate)
-        cached = self._cache.get(key)
-        if cached is not None:
-            self._cache.move_to_end(key)
-            return cached
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
         audio, file_rate = read_audio(source.path)
         if source.section_start or source.section_length is not None:
             first = int(round(source.section_start * file_rate))
@@ -186,41 +189,47 @@ class Renderer:
         return audio
 
     def _remember(self, key: tuple[str, float], audio: np.ndarray) -> None:
-        self._cache[key] = audio
-        self._cache_bytes += audio.nbytes
-        while self._cache_bytes > CACHE_BYTES and len(self._cache) > 1:
-            _, old = self._cache.popitem(last=False)
-            self._cache_bytes -= old.nbytes
+        if audio.nbytes > self.cache_bytes:
+            return
+        with self._lock:
+            if key in self._cache:
+                return
+            self._cache[key] = audio
+            self._cache_bytes += audio.nbytes
+            while self._cache_bytes > self.cache_bytes:
+                _, old = self._cache.popitem(last=False)
+                self._cache_bytes -= old.nbytes
 
     def _warn(self, message: str) -> None:
-        if message in self._warned:
-            return
-        self._warned.add(message)
-        self.warnings.append(message)
+        with self._lock:
+            if message in self._warned:
+                return
+            self._warned.add(message)
+            self.warnings.append(message)
         log.debug(message)
         if self._warn_callback is not None:
             self._warn_callback(message)
 
 
-def _read_positions(source: np.ndarray, positions: np.ndarray, *, loop: bool) -> np.ndarray:
+def _read_span(source: np.ndarray, first: int, count: int, *, loop: bool) -> np.ndarray:
+    """A new (count, channels) array of source samples first … first + count, silence outside
+    the source (or wrapped around it when the item loops)."""
     length = source.shape[0]
-    out = np.zeros((positions.size, source.shape[1]), np.float32)
-    if length == 0:
-        return out
-    if loop:
-        return source[np.mod(positions, length)]
-    valid = (positions >= 0) & (positions < length)
-    if valid.any():
-        first = int(np.argmax(valid))
-        count = int(valid.sum())
-        start = int(positions[first])
-        out[first : first + count] = source[start : start + count]
+    if loop and length:
+        return source[np.mod(np.arange(first, first + count), length)]
+    out = np.zeros((count, source.shape[1]), np.float32)
+    lo, hi = max(first, 0), min(first + count, length)
+    if hi > lo:
+        out[lo - first : hi - first] = source[lo:hi]
     return out
 
 
 def _channel_mode(audio: np.ndarray, mode: int) -> np.ndarray:
-    """Map a take's channels to the stereo track: mono plays on both sides."""
+    """Map a take's channels to the stereo track: mono plays on both sides. ``audio`` is a
+    fresh array the caller owns; a stereo take in normal mode is returned as it is."""
     channels = audio.shape[1]
+    if mode == 0 and channels == 2:
+        return audio
     left = audio[:, 0]
     right = audio[:, 1] if channels > 1 else left
     if mode == 1:
@@ -237,17 +246,16 @@ def _channel_mode(audio: np.ndarray, mode: int) -> np.ndarray:
     return np.stack([left, right], axis=1).astype(np.float32, copy=True)
 
 
-def _fade_envelope(item: Item, sr: int, offsets: np.ndarray) -> np.ndarray | None:
-    envelope: np.ndarray | None = None
+def _fade_envelope(item: Item, sr: int, offsets: np.ndarray) -> np.ndarray:
+    envelope = np.ones(offsets.size)
     length = item.length * sr
     fade_in = item.fade_in.length * sr
     if fade_in > 0:
-        envelope = fade_curve(offsets / fade_in, item.fade_in.shape)
+        envelope = envelope * fade_curve(offsets / fade_in, item.fade_in.shape)
     fade_out = item.fade_out.length * sr
     if fade_out > 0:
-        tail = fade_curve((length - offsets) / fade_out, item.fade_out.shape)
-        envelope = tail if envelope is None else envelope * tail
-    return None if envelope is None else envelope.astype(np.float32)
+        envelope = envelope * fade_curve((length - offsets) / fade_out, item.fade_out.shape)
+    return envelope.astype(np.float32)
 
 
 def render_project_track(
