@@ -16,7 +16,7 @@ time; "wait" is the share of the wall time during which some task of the machine
 (Linux PSI): well above zero, other processes were competing and the wall ratios are pessimistic.
 --repeats N reports the fastest run of each row (and the highest peak). Rows:
   baseline   read every file (float32) + pyloudnorm.Meter(rate).integrated_loudness, one core
-  render     open the project and render every folder child as the balance job does (no analysis)
+  render     open the project and render every folder child as the balance job does (no analysis, one thread)
   lufs/centroid/f0   `reaper-automix balance PROJECT --method M --dry-run --json`
 Targets: centroid ≤ 1.0× the baseline's wall time, f0 ≤ 2.0×, every balance run ≤ 2048 MiB peak.
 """
@@ -134,16 +134,18 @@ def baseline_pass(paths: list[Path]) -> None:
 
 
 def render_pass(project_path: Path) -> None:
-    """Child process body: read the project and render each folder child as the balance job does."""
+    """Child process body: read the project and render each folder child with the balance job's
+    renderer settings (no source cache), one child at a time on one thread (the job renders on
+    its two analysis threads)."""
     from reaper_automix.audio.render import Renderer
     from reaper_automix.hosts.rpp import open_project
 
     project = open_project(project_path)
-    renderer = Renderer(project)
+    renderer = Renderer(project, cache_bytes=0)
     for folder in project.folders:
-        rendered = [renderer.track(child, fader=False) for child in folder.children
-                    if child.main_send and not child.mute]
-        del rendered
+        for child in folder.children:
+            if child.main_send and not child.mute:
+                renderer.track(child, fader=False)
 
 
 def balance_command(project: Path, method: str) -> list[str]:
