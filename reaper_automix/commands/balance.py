@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..hosts.rpp import open_project
 from ..jobs.balance import METHODS, BalanceReport, plan_balance
+from . import add_skip_missing
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,10 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the balanced project here instead")
-    parser.add_argument(
-        "--skip-missing", action="store_true",
-        help="treat missing media as silence (with a warning) instead of failing",
-    )
+    add_skip_missing(parser)
     parser.set_defaults(run=run)
 
 

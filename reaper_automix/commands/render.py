@@ -8,6 +8,7 @@ from rich.console import Console
 
 from ..audio.io import write_audio
 from ..audio.render import render_project_track
+from . import add_skip_missing
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,10 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("project", help="path to an .RPP file")
     parser.add_argument("--track", help="track or folder name or GUID (default: the whole mix)")
     parser.add_argument("-o", "--output", required=True, help="output .wav path")
-    parser.add_argument(
-        "--skip-missing", action="store_true",
-        help="render missing or unreadable media as silence (with a warning) instead of failing",
-    )
+    add_skip_missing(parser)
     parser.set_defaults(run=run)
 
 
