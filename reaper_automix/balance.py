@@ -147,7 +147,6 @@ class _ProvisionalStem:
     def __init__(self, offsets: list[float], channels: int) -> None:
         self.offsets, self.channels = offsets, channels
         self.sum: np.ndarray | None = None
-        self.first_name = ""
         self._lock = threading.Lock()
 
     def add(self, analysis: TrackAnalysis, audio: np.ndarray) -> None:
@@ -158,7 +157,6 @@ class _ProvisionalStem:
         with self._lock:
             if self.sum is None:
                 self.sum = np.zeros((audio.shape[0], self.channels))
-                self.first_name = analysis.name
             elif audio.shape[0] != self.sum.shape[0]:
                 raise ValueError(_length_error(analysis.name, audio.shape[0], self.sum.shape[0]))
             self.sum[:, :width] += gain * audio

@@ -10,7 +10,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from ..hosts.rpp import open_project
-from ..jobs.balance import METHODS, BalanceReport, plan_balance
+from ..analysis.cfb import METHODS
+from ..jobs.balance import BalanceReport, plan_balance
 from . import add_skip_missing
 
 

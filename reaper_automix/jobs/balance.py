@@ -15,14 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..analysis.cfb import METHODS
 from ..audio.render import Renderer
 from ..balance import decide_balance
 from ..hosts.rpp import open_project
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
-
-METHODS = ("centroid", "f0", "lufs")
-
 
 @dataclass
 class TrackBalance:
