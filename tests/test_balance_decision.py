@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from reaper_automix.analysis.loudness import InvalidAudioError
-from reaper_automix.balance import (
+from reaper_automix.decisions.balance import (
     AUTHORS_PEAK_CEILING_DBFS,
     AUTHORS_TARGET_LUFS,
     PEAK_CEILING_DBFS,

@@ -14,7 +14,7 @@ from reaper_automix import open_project
 from reaper_automix.analysis.loudness import LoudnessMeter
 from reaper_automix.audio.io import write_audio
 from reaper_automix.audio.render import Renderer
-from reaper_automix.balance import decide_balance
+from reaper_automix.decisions.balance import decide_balance
 from reaper_automix.cli import main
 from reaper_automix.jobs import JobError
 from reaper_automix.jobs.balance import plan_balance

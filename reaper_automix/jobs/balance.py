@@ -2,7 +2,7 @@
 
 Folders are balanced bottom-up, so a child folder counts as one track (its rendered sum with its
 own, already balanced, children) of its parent. The decision itself is the pure rule of
-:mod:`reaper_automix.balance`; this module connects it to a session.
+:mod:`reaper_automix.decisions.balance`; this module connects it to a session.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from ..analysis.cfb import METHODS
 from ..audio.render import Renderer
-from ..balance import decide_balance
+from ..decisions.balance import decide_balance
 from ..hosts.rpp import open_project
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress

@@ -20,9 +20,9 @@ from typing import Literal
 
 import numpy as np
 
-from .analysis.cfb import CfbOptions, CfbResult, Method
-from .analysis.loudness import amplitude_to_db
-from .analysis.tracks import (
+from ..analysis.cfb import CfbOptions, CfbResult, Method
+from ..analysis.loudness import amplitude_to_db
+from ..analysis.tracks import (
     ACTIVITY_THRESHOLD_LUFS,
     DEFAULT_STEM_CHANNELS,
     DEFAULT_WORKERS,
