@@ -75,36 +75,109 @@ def test_active_children_end_with_equal_band_loudness(demo: Path, method: str) -
     assert max(gains) - min(gains) < 0.1, "balanced children measure equally loud in their band"
 
 
-def test_group_peaks_at_the_rule_or_the_reported_shift(demo: Path) -> None:
+def folder_sum(project, renderer: Renderer, group_guid: str) -> np.ndarray:
+    folder = project.track(group_guid)
+    return sum(renderer.track(c, fader=True) for c in folder.children if c.main_send and not c.mute)
+
+
+def test_each_folder_keeps_its_level(demo: Path) -> None:
+    """Default level rule: each folder plays as loud as before (its children's sum, plus the
+    folder fader's make-up), never peaks above -0.1 dBFS, and no child passes the fader top."""
+    before_project = open_project(demo)
+    before_renderer = Renderer(before_project)
     project = open_project(demo)
     report = plan_balance(project, method="centroid")
+    assert report.level == "keep"
+    renderer = Renderer(project)
+    meter = LoudnessMeter(SR)
+    for group in report.groups:
+        before = meter.integrated(folder_sum(before_project, before_renderer, group.guid))
+        stem = folder_sum(project, renderer, group.guid)
+        after = meter.integrated(stem)
+        assert before == pytest.approx(group.loudness_before_lufs, abs=0.01), group.name
+        assert after == pytest.approx(group.loudness_after_lufs, abs=0.05), group.name
+        assert after + group.folder_shift_db == pytest.approx(before + group.peak_limit_db, abs=0.1), group.name
+        folder = project.track(group.guid)
+        assert folder.volume_db == pytest.approx(before_project.track(group.guid).volume_db + group.folder_shift_db)
+        assert 20 * np.log10(np.max(np.abs(stem))) <= -0.1 + group.level_shift_db + 0.01
+        faders = [t.volume_after_db for t in group.tracks if t.active]
+        assert max(faders) <= FADER_MAX_DB + 1e-9
+        if group.folder_shift_db > 0:
+            assert group.folder_shift_db == pytest.approx(-group.level_shift_db), "the mix is unchanged"
+        assert group.summary and group.summary[0].startswith("level kept"), group.name
+
+
+def test_drums_make_room_with_the_folder_fader(demo: Path) -> None:
+    """Equal band loudness asks +20 dB of the demo's hi-hat: the children move down and the
+    folder fader up instead (cutting loud tracks rather than boosting the quiet one to the top)."""
+    project = open_project(demo)
+    (group,) = plan_balance(project, ["Drums"], method="centroid").groups
+    assert group.level_shift_db < -5 and group.folder_shift_db == pytest.approx(-group.level_shift_db)
+    assert "folder fader" in group.summary[-1]
+
+
+def test_a_folder_fader_at_its_top_loses_level_and_says_so(demo: Path) -> None:
+    project = open_project(demo)
+    project.track("Drums").volume_db = FADER_MAX_DB
+    (group,) = plan_balance(project, ["Drums"], method="centroid").groups
+    assert group.folder_shift_db == 0.0
+    top = max(t.volume_after_db for t in group.tracks if t.active)
+    assert top == pytest.approx(FADER_MAX_DB)
+    assert any(t.note == "at the +12 dB fader top" for t in group.tracks)
+    assert any("quieter than before" in note for note in group.notes)
+
+
+def test_peak_level_puts_each_group_at_minus_0_1_dbfs_or_the_reported_shift(demo: Path) -> None:
+    project = open_project(demo)
+    report = plan_balance(project, method="centroid", level="peak")
     renderer = Renderer(project)
     for group in report.groups:
-        folder = project.track(group.guid)
-        stem = sum(renderer.track(c, fader=True) for c in folder.children)
-        peak_db = 20 * np.log10(np.max(np.abs(stem)))
+        peak_db = 20 * np.log10(np.max(np.abs(folder_sum(project, renderer, group.guid))))
         assert peak_db == pytest.approx(-0.1 + group.level_shift_db, abs=0.05), group.name
         faders = [t.volume_after_db for t in group.tracks if t.active]
         assert max(faders) <= FADER_MAX_DB + 1e-9
         if group.level_shift_db < 0:
             assert max(faders) == pytest.approx(FADER_MAX_DB)
+        assert group.folder_shift_db == 0.0
 
 
 # ------------------------------------------------------------- invariance and idempotence
-def test_result_does_not_depend_on_starting_faders_or_clip_gains(demo: Path) -> None:
-    """Random clip gains (0…+10 dB) and faders: every child ends at the same level. Where the
-    rule needs more than the +12 dB fader top (the demo's drums), all children of that folder
-    move by the reported common shift, so they are compared relative to it."""
+def relative(levels: dict[str, float]) -> dict[str, float]:
+    mean = np.mean(list(levels.values()))
+    return {guid: level - mean for guid, level in levels.items()}
+
+
+def test_balance_does_not_depend_on_starting_faders_or_clip_gains(demo: Path) -> None:
+    """Random clip gains (0…+10 dB) and faders: the children end at the same levels relative to
+    each other (the level the folder keeps is the one it had)."""
     rng = np.random.default_rng(7)
     reference = open_project(demo)
-    shifts = {g.name: g.level_shift_db for g in plan_balance(reference, method="centroid").groups}
-    for trial in range(3):
+    plan_balance(reference, method="centroid")
+    for trial in range(2):
         project = open_project(demo)
         children = [c for f in project.folders for c in f.children]
         scale_clip_gains(project, {c.guid: rng.uniform(0.0, 10.0) for c in children})
         for child in children:
             child.volume_db = rng.uniform(-20.0, 6.0)
-        report = plan_balance(project, method="centroid")
+        for group in plan_balance(project, method="centroid").groups:
+            want = relative(child_levels_db(reference, group.name))
+            got = relative(child_levels_db(project, group.name))
+            assert got == pytest.approx(want, abs=0.1), (trial, group.name)
+
+
+def test_peak_level_does_not_depend_on_starting_faders_or_clip_gains(demo: Path) -> None:
+    """With the peak rule even the absolute levels are the same, up to the reported common shift
+    where the rule needs more than the +12 dB fader top (the demo's drums)."""
+    rng = np.random.default_rng(7)
+    reference = open_project(demo)
+    shifts = {g.name: g.level_shift_db for g in plan_balance(reference, method="centroid", level="peak").groups}
+    for trial in range(2):
+        project = open_project(demo)
+        children = [c for f in project.folders for c in f.children]
+        scale_clip_gains(project, {c.guid: rng.uniform(0.0, 10.0) for c in children})
+        for child in children:
+            child.volume_db = rng.uniform(-20.0, 6.0)
+        report = plan_balance(project, method="centroid", level="peak")
         for group in report.groups:
             want, got = child_levels_db(reference, group.name), child_levels_db(project, group.name)
             moved = group.level_shift_db - shifts[group.name]
@@ -114,17 +187,18 @@ def test_result_does_not_depend_on_starting_faders_or_clip_gains(demo: Path) -> 
                 assert moved == 0.0, "louder inputs never need a shift"
 
 
-def test_quieter_inputs_keep_the_balance_and_report_the_shift(demo: Path) -> None:
+def test_peak_level_with_quieter_inputs_keeps_the_balance_and_reports_the_shift(demo: Path) -> None:
     """Inputs turned down so far that the rule needs more than +12 dB: every child moves by one
     reported shift, so levels relative to each other stay exactly as balanced."""
     reference = open_project(demo)
-    plan_balance(reference, ["Vocals"], method="centroid")
+    plan_balance(reference, ["Vocals"], method="centroid", level="peak")
     project = open_project(demo)
     vocals = next(t for t in project.folders if t.name == "Vocals")
     scale_clip_gains(project, {c.guid: -9.0 for c in vocals.children})
-    (group,) = plan_balance(project, ["Vocals"], method="centroid").groups
+    (group,) = plan_balance(project, ["Vocals"], method="centroid", level="peak").groups
+    unshifted = plan_balance(open_project(demo), ["Vocals"], level="peak").groups[0].tracks
     assert group.level_shift_db == pytest.approx(-9.0 + (FADER_MAX_DB - max(
-        t.gain_db for t in plan_balance(open_project(demo), ["Vocals"]).groups[0].tracks)), abs=0.05)
+        t.gain_db for t in unshifted)), abs=0.05)
     want, got = child_levels_db(reference, "Vocals"), child_levels_db(project, "Vocals")
     for guid in want:
         assert got[guid] - want[guid] == pytest.approx(group.level_shift_db, abs=0.1)
@@ -170,14 +244,16 @@ def test_cli_json_report(demo: Path, capsys) -> None:
         assert track["volume_after_db"] == pytest.approx(track["gain_db"] + group["level_shift_db"])
 
 
-def test_cli_writes_only_the_children_faders_with_a_backup(demo: Path, tmp_path: Path) -> None:
+def test_cli_writes_only_the_faders_with_a_backup(demo: Path, tmp_path: Path) -> None:
     before = demo.read_bytes()
     out = tmp_path / "balanced.RPP"
     assert main(["balance", str(demo), "--group", "Other", "-o", str(out)]) == 0
     assert demo.read_bytes() == before, "-o leaves the source alone"
     diff = [line for line in difflib.ndiff(before.decode().splitlines(), out.read_text().splitlines())
             if line[:2] in ("- ", "+ ")]
-    assert len(diff) == 2 * 4 and all(line[2:].lstrip().startswith("VOLPAN") for line in diff)
+    other = open_project(demo).track("Other")
+    changed = 4 + (open_project(out).track("Other").volume != other.volume)  # + folder make-up
+    assert len(diff) == 2 * changed and all(line[2:].lstrip().startswith("VOLPAN") for line in diff)
     assert main(["balance", str(demo), "--group", "Other"]) == 0
     assert demo.with_name(demo.name + ".automix-bak").read_bytes() == before
     assert demo.read_bytes() == out.read_bytes()

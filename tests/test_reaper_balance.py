@@ -28,20 +28,23 @@ def test_undo_description_names_at_most_four_folders() -> None:
 
 REPORT = {"groups": [{
     "name": "Drums", "target_db": -30.7, "level_shift_db": -2.5,
+    "summary": ["level kept: children -24.4 LUFS before, -26.9 LUFS after (folder fader +2.5 dB)"],
     "tracks": [
         {"name": "Kick", "active": True, "volume_before_db": 2.125, "volume_after_db": -9.35},
+        {"name": "Hats", "active": True, "volume_before_db": 0.0, "volume_after_db": 12.0,
+         "note": "at the +12 dB fader top"},
         {"name": "Ride", "active": False, "volume_before_db": None, "volume_after_db": None,
          "reason": "muted"},
     ]}], "warnings": ["track 'Kick': plug-in 'X' cannot be rendered headless and is skipped"]}
 
 
-def test_report_text_lists_every_child_and_the_common_shift() -> None:
+def test_report_text_lists_every_child_and_the_group_summary() -> None:
     assert report_text(REPORT).splitlines() == [
         "Drums (target -30.7 dB)",
         "  Kick: +2.12 dB -> -9.35 dB",
+        "  Hats: +0.00 dB -> +12.00 dB  (at the +12 dB fader top)",
         "  Ride: -inf dB -> -inf dB  unchanged: muted",
-        "  every fader above is 2.5 dB lower than the rule asks, to stay under REAPER's +12 dB "
-        "fader top: raise the folder fader by as much to restore the level",
+        "  level kept: children -24.4 LUFS before, -26.9 LUFS after (folder fader +2.5 dB)",
         "warning: track 'Kick': plug-in 'X' cannot be rendered headless and is skipped",
     ]
 

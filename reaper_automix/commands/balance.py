@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..hosts.rpp import open_project
 from ..analysis.cfb import METHODS
-from ..jobs.balance import BalanceReport, plan_balance
+from ..decisions.balance import LEVELS
+from ..jobs.balance import FADER_ROOM_DB, BalanceReport, plan_balance
 from . import add_skip_missing
 
 
@@ -20,10 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "balance",
         help="balance the tracks inside folders (Auto balance group)",
         description="Set the faders of each folder's children so that their loudness in their "
-        "Characteristic Frequency Band is equal and the summed folder peaks at -0.1 dBFS "
-        "(Shi et al., AES 2025). Child folders count as one track (their sum). Clip gains are "
-        "left alone. The project is updated in place (with a .automix-bak backup) unless -o or "
-        "--dry-run is given.",
+        "Characteristic Frequency Band is equal (Shi et al., AES 2025) while the folder keeps "
+        "its level. Child folders count as one track (their sum). Clip gains are left alone. "
+        "The project is updated in place (with a .automix-bak backup) unless -o or --dry-run "
+        "is given.",
     )
     parser.add_argument("project", help="path to an .RPP file")
     parser.add_argument(
@@ -35,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--method", choices=METHODS, default="centroid",
         help="band to measure loudness in: spectral centroid ± half bandwidth (default), "
         "2·f0–4·f0 from PESTO pitch, or plain integrated loudness",
+    )
+    parser.add_argument(
+        "--level", choices=LEVELS, default="keep",
+        help="keep (default): the children sum to the loudness they had before, lowered only "
+        f"if the folder would peak above -0.1 dBFS; faders stay {FADER_ROOM_DB:g} dB under the "
+        "+12 dB top (the folder fader makes up the difference). peak: the paper's rule, the "
+        "summed children peak at -0.1 dBFS",
     )
     parser.add_argument(
         "--recursive", action="store_true",
@@ -56,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             project,
             args.group,
             method=args.method,
+            level=args.level,
             recursive=args.recursive,
             skip_missing=args.skip_missing,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
@@ -67,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
         Console().print(report_table(report))
+        for group in report.groups:
+            for line in group.summary:
+                Console().print(f"[bold]{group.name}[/bold]: {line}")
     if args.dry_run:
         console.print("dry run: nothing written")
         return 0
@@ -77,15 +89,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def report_table(report: BalanceReport) -> Table:
-    table = Table(title=f"Auto balance group — method {report.method}")
+    table = Table(title=f"Auto balance group — method {report.method}, level {report.level}")
     for column in ("group", "track", "loudness", "gain", "fader before", "fader after", "note"):
         table.add_column(column, justify="right" if column in ("loudness", "gain") else "left")
     for group in report.groups:
-        note = f"target {group.target_db:+.1f} LUFS" if group.target_db is not None else ""
-        if group.level_shift_db < 0:
-            note += (f"; all {group.level_shift_db:+.1f} dB to fit the +12 dB fader top "
-                     f"(raise the folder fader {-group.level_shift_db:.1f} dB for a -0.1 dBFS peak)")
-        table.add_row(f"[bold]{group.name}[/bold]", "", "", "", "", "", note)
+        table.add_row(f"[bold]{group.name}[/bold]", "", "", "", "", "", "")
         for track in group.tracks:
             table.add_row(
                 "",
@@ -94,7 +102,8 @@ def report_table(report: BalanceReport) -> Table:
                 _db(track.gain_db, " dB"),
                 _db(track.volume_before_db, " dB"),
                 _db(track.volume_after_db, " dB"),
-                ("" if track.active else "[yellow]inactive[/yellow] ") + (track.reason or ""),
+                ("" if track.active else "[yellow]inactive[/yellow] ") + (track.reason or "")
+                + (f"[yellow]{track.note}[/yellow]" if track.note else ""),
             )
     return table
 

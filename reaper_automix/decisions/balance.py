@@ -2,12 +2,19 @@
 
 No project or session code: the caller passes the folder's tracks as they sound in the stem
 (same length, stem channel layout; a mono track counts as dual mono on a stereo stem) and gets a
-gain in dB per track. Default rule ([product]):
+gain in dB per track (the fader value, applied to the track as given). Default rule ([product],
+revised A.3, ``level="keep"``):
 
-* a track is active if its full-band loudness is finite and > −50 LUFS; inactive tracks keep 0 dB;
+* a track is active if its full-band loudness is finite and > −50 LUFS; inactive tracks keep
+  their gain (reported as 0 dB);
 * r_i = o_i − l_i, with l_i the CFB loudness and o_i the track's target offset (default 0 dB);
-* p = sample peak (dBFS) of the float sum of the active tracks with gains r_i, b = −0.1 − p;
-* g_i = b + r_i, so the balanced stem peaks at exactly −0.1 dBFS.
+* b is chosen so that the balanced stem Σ 10^((b + r_i)/20)·track_i has the integrated loudness
+  the children had before (summed at their current gains c_i); if that stem would peak above
+  −0.1 dBFS, b is lowered until it peaks at −0.1 dBFS (reported);
+* g_i = b + r_i.
+
+``level="peak"`` is the paper's reading: p = sample peak (dBFS) of the provisional stem (gains
+r_i), b = −0.1 − p, so the balanced stem peaks at exactly −0.1 dBFS.
 """
 
 from __future__ import annotations
@@ -15,13 +22,13 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from ..analysis.cfb import CfbOptions, CfbResult, Method
-from ..analysis.loudness import amplitude_to_db
+from ..analysis.loudness import LoudnessMeter, amplitude_to_db, stem_channel_weights
 from ..analysis.tracks import (
     ACTIVITY_THRESHOLD_LUFS,
     DEFAULT_STEM_CHANNELS,
@@ -34,8 +41,10 @@ from ..analysis.tracks import (
 
 PeakScope = Literal["stem", "tracks"]
 Target = Literal["product", "authors"]
+Level = Literal["keep", "peak"]
 PEAK_SCOPES: tuple[str, ...] = ("stem", "tracks")
 TARGETS: tuple[str, ...] = ("product", "authors")
+LEVELS: tuple[str, ...] = ("keep", "peak")
 PEAK_CEILING_DBFS = -0.1
 AUTHORS_TARGET_LUFS = -50.0
 AUTHORS_PEAK_CEILING_DBFS = -1.0
@@ -91,7 +100,12 @@ class TrackGain:
 
 @dataclass(frozen=True)
 class BalanceDecision:
-    """Gains for one folder, with the numbers behind them."""
+    """Gains for one folder, with the numbers behind them.
+
+    ``loudness_before_lufs`` / ``stem_loudness_lufs``: integrated loudness of the children summed
+    at their gains before and after (``level="keep"``); ``peak_limit_db`` (≤ 0) is how far b was
+    lowered so that the balanced stem peaks at −0.1 dBFS.
+    """
 
     method: str
     peak_scope: str
@@ -101,6 +115,10 @@ class BalanceDecision:
     provisional_peak_dbfs: float | None  # p (product target only)
     stem_peak_dbfs: float | None  # sample peak of the active tracks summed with their final gains
     notes: tuple[str, ...] = ()
+    level: str = "keep"
+    loudness_before_lufs: float | None = None
+    stem_loudness_lufs: float | None = None
+    peak_limit_db: float = 0.0
 
     @property
     def gains_db(self) -> list[float]:
@@ -113,6 +131,8 @@ def decide_balance(
     method: Method = "centroid",
     *,
     offsets_db: Sequence[float] | None = None,
+    level: Level = "keep",
+    current_gains_db: Sequence[float] | None = None,
     peak_scope: PeakScope = "stem",
     target: Target = "product",
     activity_lufs: float = ACTIVITY_THRESHOLD_LUFS,
@@ -121,50 +141,115 @@ def decide_balance(
     names: Sequence[str] | None = None,
     workers: int = DEFAULT_WORKERS,
 ) -> BalanceDecision:
-    """Analyse a folder's tracks (arrays or loader callables) and decide their gains (A.3)."""
+    """Analyse a folder's tracks (arrays or loader callables) and decide their gains (A.3).
+
+    ``current_gains_db``: the gains (faders) the tracks play at now, which set the level the
+    group keeps (default 0 dB each: the tracks as given); only ``level="keep"`` uses them.
+    """
     if peak_scope not in PEAK_SCOPES:
         raise ValueError(f"unknown peak_scope {peak_scope!r}: choose one of {', '.join(PEAK_SCOPES)}")
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
     offsets = _offsets(len(tracks), offsets_db)
+    current = _current_gains(len(tracks), current_gains_db)
     _check_equal_lengths(tracks, names)
-    stem = _ProvisionalStem(offsets, stem_channels) if target == "product" else None
+    stem = None
+    if target == "product":
+        stem = _ProvisionalStem(offsets, stem_channels, current if level == "keep" else None)
     analyses = analyse_tracks(
         tracks, sample_rate, method, stem_channels=stem_channels, activity_lufs=activity_lufs,
         options=options, names=names, workers=workers, consume=stem.add if stem else None,
     )
     if stem is None:
         return _authors_decision(tracks, analyses, offsets, method, stem_channels)
-    return _product_decision(tracks, analyses, offsets, method, peak_scope, stem_channels,
-                             stem.peak_dbfs())
+    decision = replace(_product_decision(tracks, analyses, offsets, method, peak_scope,
+                                         stem_channels, stem.peak_dbfs()), level=level)
+    if level == "keep" and decision.target_db is not None:
+        decision = _keep_level(decision, stem, sample_rate)
+    return decision
 
 
 class _ProvisionalStem:
     """Σ 10^(r_i/20)·track_i over the active tracks (r_i = o_i − l_i), summed as each track is
     analysed so no track has to be loaded twice. Float64 keeps the sum independent of the
-    order the threads finish in."""
+    order the threads finish in.
 
-    def __init__(self, offsets: list[float], channels: int) -> None:
-        self.offsets, self.channels = offsets, channels
+    With ``current_gains_db`` it also sums the group as it sounds now: the active tracks at
+    their current gains (``before``) and the inactive ones, which keep theirs (``fixed``), both
+    in float64 for the same reason (float32 sums would move the gains' last digits)."""
+
+    def __init__(self, offsets: list[float], channels: int,
+                 current_gains_db: list[float] | None = None) -> None:
+        self.offsets, self.channels, self.current = offsets, channels, current_gains_db
         self.sum: np.ndarray | None = None
+        self.before: np.ndarray | None = None
+        self.fixed: np.ndarray | None = None
         self._lock = threading.Lock()
 
     def add(self, analysis: TrackAnalysis, audio: np.ndarray) -> None:
-        if not analysis.active:
-            return
-        gain = 10.0 ** ((self.offsets[analysis.index] - analysis.cfb.loudness_lufs) / 20.0)
         width = 2 if audio.shape[1] == 1 and self.channels >= 2 else audio.shape[1]
         with self._lock:
+            if self.sum is not None and audio.shape[0] != self.sum.shape[0]:
+                raise ValueError(_length_error(analysis.name, audio.shape[0], self.sum.shape[0]))
             if self.sum is None:
                 self.sum = np.zeros((audio.shape[0], self.channels))
-            elif audio.shape[0] != self.sum.shape[0]:
-                raise ValueError(_length_error(analysis.name, audio.shape[0], self.sum.shape[0]))
-            self.sum[:, :width] += gain * audio
+            if analysis.active:
+                gain = 10.0 ** ((self.offsets[analysis.index] - analysis.cfb.loudness_lufs) / 20.0)
+                self.sum[:, :width] += gain * audio
+            if self.current is None:
+                return
+            current = self.current[analysis.index]
+            if current == -math.inf or not np.any(audio):
+                return
+            attribute = "before" if analysis.active else "fixed"
+            if getattr(self, attribute) is None:
+                setattr(self, attribute, np.zeros((audio.shape[0], self.channels)))
+            getattr(self, attribute)[:, :width] += 10.0 ** (current / 20.0) * audio
 
     def peak_dbfs(self) -> float:
         if self.sum is None or not self.sum.size:
             return -math.inf
         return amplitude_to_db(float(np.max(np.abs(self.sum))))
+
+
+def _keep_level(decision: BalanceDecision, stem: _ProvisionalStem, sample_rate: float) -> BalanceDecision:
+    """Move b (and every gain with it) so that the balanced stem is as loud as the group was,
+    then lower it if the stem would peak above −0.1 dBFS (algorithms.md A.3, revised)."""
+    meter = LoudnessMeter(sample_rate, stem_channel_weights(stem.channels, stem.channels))
+    notes = list(decision.notes)
+
+    def after(b: float) -> np.ndarray:
+        audio = 10.0 ** (b / 20.0) * stem.sum
+        return audio if stem.fixed is None else audio + stem.fixed
+
+    before = stem.before if stem.fixed is None else (
+        stem.fixed if stem.before is None else stem.before + stem.fixed)
+    loudness_before = meter.integrated(before) if before is not None else -math.inf
+    provisional = meter.integrated(stem.sum)
+    if not (math.isfinite(loudness_before) and math.isfinite(provisional)):
+        why = ("the folder's children were silent at their current faders" if not
+               math.isfinite(loudness_before) else "the active tracks cancel in the stem")
+        notes.append(f"{why}: its level follows the peak rule (stem peak at -0.1 dBFS)")
+        return replace(decision, notes=tuple(notes), level="peak")
+    offset = loudness_before - provisional
+    for _ in range(3 if stem.fixed is not None else 0):  # the inactive tracks do not scale
+        offset += loudness_before - meter.integrated(after(offset))
+    peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
+    limit = min(0.0, PEAK_CEILING_DBFS - peak)
+    if limit < 0.0:
+        offset += limit
+        notes.append(f"lowered {-limit:.1f} dB so that the folder peaks at {PEAK_CEILING_DBFS} dBFS "
+                     f"instead of {peak:+.1f} dBFS (it is {-limit:.1f} LU quieter than before)")
+        peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
+    shift = offset - decision.target_db
+    tracks = tuple(replace(t, gain_db=t.gain_db + shift) if t.active else t for t in decision.tracks)
+    return replace(
+        decision, tracks=tracks, target_db=offset, stem_peak_dbfs=peak, notes=tuple(notes),
+        level="keep", loudness_before_lufs=loudness_before,
+        stem_loudness_lufs=meter.integrated(after(offset)), peak_limit_db=limit,
+    )
 
 
 def _product_decision(
@@ -262,6 +347,17 @@ def _offsets(count: int, offsets_db: Sequence[float] | None) -> list[float]:
     if not all(math.isfinite(o) for o in offsets):
         raise ValueError(f"target offsets must be finite dB values, got {offsets}")
     return offsets
+
+
+def _current_gains(count: int, gains_db: Sequence[float] | None) -> list[float]:
+    if gains_db is None:
+        return [0.0] * count
+    gains = [float(g) for g in gains_db]
+    if len(gains) != count:
+        raise ValueError(f"{len(gains)} current gains given for {count} tracks")
+    if any(math.isnan(g) or g == math.inf for g in gains):
+        raise ValueError(f"current gains must be dB values or -inf, got {gains}")
+    return gains
 
 
 def _check_equal_lengths(tracks: Sequence[AudioSource], names: Sequence[str] | None) -> None:

@@ -17,10 +17,15 @@ from typing import Any
 
 from ..analysis.cfb import METHODS
 from ..audio.render import Renderer
-from ..decisions.balance import decide_balance
+from ..decisions.balance import LEVELS, decide_balance
 from ..hosts.rpp import open_project
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
+
+#: With the default level rule, children's faders stay this far under the fader top: where the
+#: balance needs more, every child moves down and the folder fader up by as much (the mix is
+#: unchanged), so quiet tracks are not boosted into the top.
+FADER_ROOM_DB = 6.0
 
 @dataclass
 class TrackBalance:
@@ -33,24 +38,61 @@ class TrackBalance:
     volume_after_db: float
     reason: str | None = None
     band_hz: tuple[float, float] | None = None
+    note: str | None = None  # e.g. the fader reached its top
 
 
 @dataclass
 class GroupBalance:
-    """One folder's decision. ``level_shift_db`` (≤ 0) lowers every child equally when the
-    rule's gains would pass REAPER's +12 dB fader top: the balance stays exact, the summed group
-    peaks ``-level_shift_db`` dB below -0.1 dBFS (raise the folder fader to restore it)."""
+    """One folder's decision.
+
+    ``level_shift_db`` (≤ 0) lowers every child equally when the rule's gains would pass the
+    fader limit: REAPER's +12 dB top with ``level="peak"`` (the summed group then peaks
+    ``-level_shift_db`` dB below -0.1 dBFS: raise the folder fader to restore it), or
+    +12 - FADER_ROOM_DB with ``level="keep"``, where the folder fader rises by
+    ``folder_shift_db`` to make up for it (by all of it unless the folder fader reaches its top).
+    ``loudness_before_lufs`` / ``loudness_after_lufs`` are the children's sum (pre folder fader).
+    """
 
     name: str
     guid: str
     target_db: float | None
     level_shift_db: float = 0.0
     tracks: list[TrackBalance] = field(default_factory=list)
+    level: str = "keep"
+    loudness_before_lufs: float | None = None
+    loudness_after_lufs: float | None = None
+    peak_limit_db: float = 0.0
+    folder_volume_before_db: float | None = None
+    folder_volume_after_db: float | None = None
+    folder_shift_db: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)  # what the report shows, in words
+
+    def summarise(self) -> list[str]:
+        """The group's outcome in words (shown by the CLI and in REAPER's console)."""
+        lines = []
+        if self.level == "keep" and self.loudness_before_lufs is not None:
+            lines.append(f"level kept: children {self.loudness_before_lufs:.1f} LUFS before, "
+                         f"{self.loudness_after_lufs:.1f} LUFS after"
+                         + (f" (folder fader {self.folder_shift_db:+.1f} dB)" if self.folder_shift_db else ""))
+        elif self.level == "peak" and self.target_db is not None:
+            lines.append(f"peak rule: the children peak at -0.1 dBFS (target {self.target_db:+.1f} dB)")
+        lines.extend(self.notes)
+        if self.level_shift_db < 0 and self.level == "keep":
+            lines.append(f"every child {self.level_shift_db:+.1f} dB and the folder fader "
+                         f"{self.folder_shift_db:+.1f} dB, to keep the children's faders under "
+                         f"{FADER_MAX_DB - FADER_ROOM_DB:+.0f} dB where the folder fader allows")
+        elif self.level_shift_db < 0:
+            lines.append(f"every child {self.level_shift_db:+.1f} dB to fit the {FADER_MAX_DB:+.0f} dB "
+                         f"fader top: raise the folder fader {-self.level_shift_db:.1f} dB for a "
+                         "-0.1 dBFS peak")
+        return lines
 
 
 @dataclass
 class BalanceReport:
     method: str
+    level: str = "keep"
     groups: list[GroupBalance] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -103,24 +145,29 @@ def plan_balance(
     recursive: bool = False,
     skip_missing: bool = False,
     offsets_db: Mapping[str, float] | None = None,
+    level: str = "keep",
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> BalanceReport:
     """Balance the chosen folders, setting the children's faders in the model (not saved).
 
     ``offsets_db`` maps a track GUID to its target relative to the group's common CFB loudness
-    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB.
+    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB. ``level``: "keep"
+    (each folder's children keep their summed loudness) or "peak" (the summed children peak at
+    -0.1 dBFS), algorithms.md A.3.
     """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if level not in LEVELS:
+        raise JobError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
     folders = groups_to_balance(project, groups, recursive)
     renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0)  # one read per source
-    report = BalanceReport(method=method)
+    report = BalanceReport(method=method, level=level)
     for number, folder in enumerate(folders):
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
-        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}))
+        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, level))
         release_freed_memory()
     report.warnings = list(renderer.warnings)
     progress(1.0, "done")
@@ -128,18 +175,26 @@ def plan_balance(
 
 
 def _balance_folder(
-    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float]
+    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float], level: str
 ) -> GroupBalance:
     candidates = [c for c in folder.children if c.main_send and not c.mute]
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
     decision = decide_balance(  # renders each child on the analysis threads, one at a time
         loaders, renderer.sample_rate, method=method,
         offsets_db=[offsets_db.get(child.guid, 0.0) for child in candidates],
+        level=level, current_gains_db=[child.volume_db for child in candidates],
         names=[child.display_name for child in candidates],
     )
-    group = GroupBalance(folder.display_name, folder.guid, decision.target_db)
+    group = GroupBalance(
+        folder.display_name, folder.guid, decision.target_db, level=decision.level,
+        loudness_before_lufs=decision.loudness_before_lufs,
+        loudness_after_lufs=decision.stem_loudness_lufs, peak_limit_db=decision.peak_limit_db,
+        notes=list(decision.notes),
+    )
     gains = [r.gain_db for r in decision.tracks if r.active and r.gain_db is not None]
-    group.level_shift_db = min(0.0, FADER_MAX_DB - max(gains)) if gains else 0.0
+    _fit_fader_range(group, folder, max(gains) if gains else None)
+    if group.loudness_after_lufs is not None:
+        group.loudness_after_lufs += group.level_shift_db
     by_child = dict(zip(map(id, candidates), decision.tracks))
     for child in folder.children:
         result = by_child.get(id(child))
@@ -157,8 +212,38 @@ def _balance_folder(
         if result.active and result.gain_db is not None:
             fader_db = max(result.gain_db + group.level_shift_db, FADER_MIN_DB)
             child.volume_db = entry.volume_after_db = fader_db
+            if fader_db >= FADER_MAX_DB - 1e-9:
+                entry.note = f"at the {FADER_MAX_DB:+.0f} dB fader top"
         group.tracks.append(entry)
+    group.summary = group.summarise()
     return group
+
+
+def _fit_fader_range(group: GroupBalance, folder: Track, top_gain_db: float | None) -> None:
+    """Set the group's common shift (and, keeping the level, the folder fader's make-up) so that
+    no child's fader passes its limit; see GroupBalance.
+
+    Keeping the level, children prefer to stay FADER_ROOM_DB under the fader top: they move down
+    and the folder fader up by as much, as far as the folder fader can go (+12 dB); past that the
+    children use their room, and only past their own top does the folder lose level."""
+    group.folder_volume_before_db = group.folder_volume_after_db = folder.volume_db
+    if top_gain_db is None:
+        return
+    if group.level != "keep":
+        group.level_shift_db = min(0.0, FADER_MAX_DB - top_gain_db)
+        return
+    wanted = max(0.0, top_gain_db - (FADER_MAX_DB - FADER_ROOM_DB))
+    if wanted == 0.0:
+        return
+    make_up = 0.0 if folder.volume_db == -math.inf else min(wanted, max(0.0, FADER_MAX_DB - folder.volume_db))
+    needed = max(0.0, top_gain_db - FADER_MAX_DB)  # what the children must move at least
+    group.level_shift_db = -max(make_up, needed)
+    if make_up > 0.0:
+        folder.volume_db = group.folder_volume_after_db = folder.volume_db + make_up
+        group.folder_shift_db = make_up
+    if needed > make_up + 0.05:
+        group.notes.append(f"the folder fader is at its {FADER_MAX_DB:+.0f} dB top: the folder "
+                           f"plays {needed - make_up:.1f} dB quieter than before")
 
 
 def release_freed_memory() -> None:
@@ -185,6 +270,7 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
             project,
             request.get("groups") or None,
             method=request.get("method", "centroid"),
+            level=request.get("level", "keep"),
             recursive=bool(request.get("recursive", False)),
             skip_missing=bool(request.get("skip_missing", False)),
             progress=progress,

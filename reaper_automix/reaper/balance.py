@@ -171,12 +171,9 @@ def report_text(report: dict[str, Any]) -> str:
         for track in group.get("tracks", []):
             before, after = _db(track.get("volume_before_db")), _db(track.get("volume_after_db"))
             note = "" if track.get("active") else f"  unchanged: {track.get('reason') or ''}"
+            note += f"  ({track['note']})" if track.get("note") else ""
             lines.append(f"  {track.get('name')}: {before} -> {after}{note}")
-        shift = group.get("level_shift_db") or 0.0
-        if shift < 0:
-            lines.append(f"  every fader above is {-shift:.1f} dB lower than the rule asks, to "
-                         "stay under REAPER's +12 dB fader top: raise the folder fader by as "
-                         "much to restore the level")
+        lines.extend(f"  {line}" for line in group.get("summary", []))
     lines.extend(f"warning: {w}" for w in report.get("warnings", []))
     return "\n".join(lines)
 

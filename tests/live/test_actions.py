@@ -78,7 +78,8 @@ def test_balance_action_writes_what_the_headless_balance_writes(demo, resource, 
     for guid, db in expected.items():
         assert got[guid] == pytest.approx(db, abs=0.01), sim.project.track(guid).name
     moved = {sim.project.track(g).name for g in got if sim.volumes()[g] != before[g]}
-    assert moved == {"Kick", "Snare", "Hi-Hat", "Toms", "Crash", "Bass Guitar"}
+    # the Drums folder fader makes up for its children moving down (the hi-hat needs +20 dB)
+    assert moved == {"Drums", "Kick", "Snare", "Hi-Hat", "Toms", "Crash", "Bass Guitar"}
     assert [(b.description, b.flags) for b in sim.undo_blocks] == [
         ("AutoMix: balance Drums, Bass", 1)]
     assert sim.loose_changes == [] and sim.refresh_depth == 0
