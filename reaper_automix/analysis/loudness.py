@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
-from scipy.signal import firwin, upfirdn
 
 ABSOLUTE_GATE_LUFS = -70.0
 RELATIVE_GATE_LU = -10.0
@@ -299,6 +298,8 @@ def true_peak(audio: np.ndarray, sample_rate: float) -> float:
     factor = _oversampling_factor(sample_rate)
     if factor == 1 or frames.shape[0] == 0:
         return sample_peak(frames)
+    from scipy.signal import firwin, upfirdn  # here: importing scipy.signal costs ~1 s of start-up
+
     taps = firwin(factor * _TRUE_PEAK_TAPS_PER_PHASE + 1, 1.0 / factor, window=("kaiser", 9.0)) * factor
     delay = (taps.size - 1) // 2
     context = taps.size // factor + 1

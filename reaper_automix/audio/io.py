@@ -7,7 +7,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 
 class MediaError(OSError):
@@ -35,6 +34,8 @@ def resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
     if rate_in == rate_out or audio.shape[0] == 0:
         return audio
     ratio = Fraction(rate_out / rate_in).limit_denominator(2000)
+    from scipy.signal import resample_poly  # here: importing scipy.signal costs ~1 s of start-up
+
     out = resample_poly(audio, ratio.numerator, ratio.denominator, axis=0,
                         window=("kaiser", 8.0))
     return out.astype(np.float32, copy=False)
