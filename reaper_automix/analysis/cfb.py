@@ -12,14 +12,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import scipy.fft
-from scipy.signal import get_window
 
 from .loudness import LoudnessMeter, as_frames, energy_profiles, gated_loudness
 from .pitch import DEFAULT_MODEL, track_pitch
+
+if TYPE_CHECKING:
+    from .role_features import SpectralStats
 
 Method = Literal["centroid", "f0", "lufs"]
 METHODS: tuple[str, ...] = ("centroid", "f0", "lufs")
@@ -33,6 +35,8 @@ AUTHORS_MAX_HZ = 22_000.0
 MIN_LO_HZ = 1.0
 COLLAPSE_RATIO = 1.05
 F0_FALLBACK_BAND_HZ = (50.0, 10_000.0)
+#: librosa's window: periodic Hann (scipy's get_window("hann", 2048, fftbins=True)).
+_HANN = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(FRAME_LENGTH) / FRAME_LENGTH)).astype(np.float32)
 _STFT_CHUNK_FRAMES = 64  # small temporaries: large ones cost page faults in every call
 
 
@@ -136,18 +140,20 @@ def active_frames(mono: MonoFrames) -> np.ndarray:
 
 
 def spectral_centroid_bandwidth(
-    mono: MonoFrames, sample_rate: float, frames: np.ndarray | None = None
+    mono: MonoFrames, sample_rate: float, frames: np.ndarray | None = None, *,
+    stats: SpectralStats | None = None,
 ) -> tuple[float, float, int]:
     """Mean librosa-default centroid and bandwidth (p = 2) over the selected frames.
 
     ``frames`` is a boolean mask over the centred frames (None = all). Frames without energy
-    count as 0 Hz, as in librosa. Returns (centroid_hz, bandwidth_hz, frames_used).
+    count as 0 Hz, as in librosa. Returns (centroid_hz, bandwidth_hz, frames_used). ``stats``
+    (role_features.SpectralStats) also gets every selected frame's spectrum, for role features.
     """
     selected = np.ones(mono.n_frames, dtype=bool) if frames is None else frames
     used = int(selected.sum())
     if used == 0:
         return 0.0, 0.0, 0
-    window = get_window("hann", FRAME_LENGTH, fftbins=True).astype(np.float32)
+    window = _HANN
     freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
     moments = np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1)
     framed = np.lib.stride_tricks.sliding_window_view(mono.padded, FRAME_LENGTH)[::HOP_LENGTH]
@@ -161,8 +167,11 @@ def spectral_centroid_bandwidth(
         has_energy = total > 0
         centroid = np.divide(first, total, out=np.zeros_like(first), where=has_energy)
         spread = np.divide(second, total, out=np.zeros_like(second), where=has_energy)
+        bandwidth = np.sqrt(np.maximum(spread - centroid * centroid, 0.0))
         centroid_sum += centroid.sum()
-        bandwidth_sum += np.sqrt(np.maximum(spread - centroid * centroid, 0.0)).sum()
+        bandwidth_sum += bandwidth.sum()
+        if stats is not None:
+            stats.add(magnitude[keep], centroid, bandwidth)
     return float(centroid_sum / used), float(bandwidth_sum / used), used
 
 
@@ -214,11 +223,14 @@ def cfb_loudness(
     channel_weights: Sequence[float] | None = None,
     options: CfbOptions = CfbOptions(),
     full_band_lufs: float | None = None,
+    stats: SpectralStats | None = None,
 ) -> CfbResult:
     """CFB loudness of one track in its stem layout (``channel_weights``, see LoudnessMeter).
 
     ``full_band_lufs`` may pass an already measured full-band loudness (used for fallbacks).
-    Raises TooShortError under 400 ms and InvalidAudioError for NaN/inf.
+    ``stats`` (centroid method): a role_features.SpectralStats that collects the role features
+    on the way (``stats.features`` afterwards). Raises TooShortError under 400 ms and
+    InvalidAudioError for NaN/inf.
     """
     if method not in METHODS:
         raise ValueError(f"unknown CFB method {method!r}: choose one of {', '.join(METHODS)}")
@@ -228,7 +240,7 @@ def cfb_loudness(
         full = meter.integrated(frames) if full_band_lufs is None else full_band_lufs
         return CfbResult("lufs", full, None, full)
     mono = mono_frames(frames)
-    result = _centroid_result(mono, sample_rate, options) if method == "centroid" else (
+    result = _centroid_result(mono, sample_rate, options, stats) if method == "centroid" else (
         _f0_result(mono, sample_rate, options)
     )
     prefilters = [] if full_band_lufs is not None else [None]  # both share one K-weighting pass
@@ -245,9 +257,13 @@ def cfb_loudness(
     return replace(result, loudness_lufs=loudness)
 
 
-def _centroid_result(mono: MonoFrames, sample_rate: float, options: CfbOptions) -> CfbResult:
-    frames = active_frames(mono) if options.centroid_frames == "active" else None
-    centroid, bandwidth, used = spectral_centroid_bandwidth(mono, sample_rate, frames)
+def _centroid_result(mono: MonoFrames, sample_rate: float, options: CfbOptions,
+                     stats: SpectralStats | None = None) -> CfbResult:
+    active = active_frames(mono) if options.centroid_frames == "active" or stats is not None else None
+    frames = active if options.centroid_frames == "active" else None
+    centroid, bandwidth, used = spectral_centroid_bandwidth(mono, sample_rate, frames, stats=stats)
+    if stats is not None and active.any():
+        stats.finish(mono, active)
     base = CfbResult("centroid", math.nan, None, centroid_hz=centroid, bandwidth_hz=bandwidth)
     if used == 0:
         return replace(base, fallback="no active frame: full-band loudness")

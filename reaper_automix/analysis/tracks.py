@@ -29,6 +29,7 @@ from .loudness import (
     stem_channel_weights,
 )
 from .pitch import torch_threads
+from .role_features import SpectralStats
 
 AudioSource = Union[np.ndarray, Callable[[], np.ndarray]]
 ACTIVITY_THRESHOLD_LUFS = -50.0
@@ -48,6 +49,7 @@ class TrackAnalysis:
     sample_peak: float  # linear
     cfb: CfbResult | None  # None when inactive
     inactive_reason: str | None
+    features: np.ndarray | None = None  # role features (classify=True, centroid method)
 
     @property
     def active(self) -> bool:
@@ -82,15 +84,17 @@ def analyse_track(
     name: str = "track",
     index: int = 0,
     consume: Consumer | None = None,
+    classify: bool = False,
 ) -> TrackAnalysis:
     """Analyse one track in the stem layout; inactive tracks (too short, silent or not above
     ``activity_lufs`` full band) get no CFB result, and the f0 method skips PESTO for them.
+    ``classify`` (centroid method) also collects the role features from the same spectra.
 
     ``consume(analysis, frames)`` is called with the result and the track's audio before the
     audio is dropped (a decision sums the stem there instead of loading every track again)."""
     frames = load_source(audio, name)
     analysis = _analyse_frames(frames, sample_rate, method, stem_channels, activity_lufs, options,
-                               name, index)
+                               name, index, classify and method == "centroid")
     if consume is not None:
         consume(analysis, frames)
     return analysis
@@ -105,11 +109,14 @@ def _analyse_frames(
     options: CfbOptions,
     name: str,
     index: int,
+    classify: bool = False,
 ) -> TrackAnalysis:
     weights = stem_channel_weights(frames.shape[1], stem_channels)
     peak = sample_peak(frames)
     base = TrackAnalysis(index, name, frames.shape[0], frames.shape[1], None, peak, None, None)
-    measure = partial(cfb_loudness, frames, sample_rate, method, channel_weights=weights, options=options)
+    stats = SpectralStats(sample_rate) if classify else None
+    measure = partial(cfb_loudness, frames, sample_rate, method, channel_weights=weights,
+                      options=options, stats=stats)
     try:
         if method == "f0":  # PESTO is expensive: gate on activity before running it
             full = LoudnessMeter(sample_rate, weights).integrated(frames)
@@ -123,7 +130,7 @@ def _analyse_frames(
     if not full > activity_lufs:
         reason = "silent" if full == -math.inf else f"{full:.1f} LUFS is not above {activity_lufs:g} LUFS"
         return replace(base, inactive_reason=reason)
-    return replace(base, cfb=cfb)
+    return replace(base, cfb=cfb, features=stats.features if stats is not None else None)
 
 
 def analyse_tracks(
@@ -137,16 +144,19 @@ def analyse_tracks(
     names: Sequence[str] | None = None,
     workers: int = DEFAULT_WORKERS,
     consume: Consumer | None = None,
+    classify: Sequence[bool] | None = None,
 ) -> list[TrackAnalysis]:
     """Analyse every track (in order) on ``workers`` threads; see analyse_track. Loader
-    callables run on the worker threads, so rendering is parallel too."""
+    callables run on the worker threads, so rendering is parallel too. ``classify[i]``: collect
+    track i's role features."""
     labels = _names(len(tracks), names)
+    wanted = [False] * len(tracks) if classify is None else list(classify)
 
     def job(index: int) -> TrackAnalysis:
         return analyse_track(
             tracks[index], sample_rate, method, stem_channels=stem_channels,
             activity_lufs=activity_lufs, options=options, name=labels[index], index=index,
-            consume=consume,
+            consume=consume, classify=wanted[index],
         )
 
     if workers <= 1 or len(tracks) <= 1:

@@ -1,0 +1,155 @@
+"""Audio features that tell a track's role (kick, hats, bass, pad, vocal...) when its name does not.
+
+They are chosen to be nearly free on top of the CFB centroid analysis, which already computes a
+magnitude spectrum of every active 2048-sample frame: :class:`SpectralStats` is handed each chunk
+of those spectra and keeps running sums; :func:`role_features` turns them and the frame energies
+into one fixed-length vector (:data:`FEATURE_NAMES`), the classifier's input.
+
+* spectral shape: centroid, bandwidth, roll-off, flatness and peakiness (tonal vs noisy), the
+  share of energy in five bands (sub, low, mid, presence, air), their spread over time;
+* time: spectral flux and onset rate (percussive vs sustained), the spread of frame levels,
+  crest factor, how much of the track is active, how long sounds last after an onset;
+* pitch and polyphony without a pitch tracker: the lowest strong spectral peak (register) and
+  the number of strong peaks per frame (single line vs chords).
+
+The features are level-independent (a track scaled by x dB gives the same vector), as the role
+must not depend on a fader.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .cfb import FRAME_LENGTH, HOP_LENGTH, MonoFrames, active_frames, frame_rms_db, mono_frames, spectral_centroid_bandwidth
+
+#: Band edges (Hz) of the energy shares.
+BAND_EDGES_HZ = (0.0, 120.0, 500.0, 2000.0, 6000.0, math.inf)
+_BAND_NAMES = ("sub", "low", "mid", "presence", "air")
+_LOG_BANDS = 24  # log-spaced bands for flatness, flux and roll-off, 40 Hz … 0.45·fs
+_PEAK_DB = 20.0  # a spectral peak counts as strong within this of the frame's loudest bin
+_ONSET_RISE_DB = 6.0
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "centroid_log", "centroid_log_std", "bandwidth_log", "rolloff_log", "flatness", "flatness_std",
+    "peakiness", *(f"share_{b}" for b in _BAND_NAMES), *(f"share_{b}_std" for b in _BAND_NAMES),
+    "flux", "flux_std", "onset_rate", "level_spread", "level_std", "crest", "active_share",
+    "sustain", "lowest_peak_log", "lowest_peak_std", "peaks",
+)
+
+
+class SpectralStats:
+    """Running per-frame spectral statistics over chunks of magnitude spectra (one row per
+    frame), for :func:`spectral_centroid_bandwidth`'s ``stats`` hook."""
+
+    def __init__(self, sample_rate: float) -> None:
+        freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
+        self.freqs = freqs
+        # bands as runs of bins (np.add.reduceat: no BLAS, whose threads fight the analysis
+        # threads for the cores); log bands from 40 Hz to 0.45·fs, at least one bin each
+        top = int(0.45 * FRAME_LENGTH)
+        starts = np.unique(np.round(np.geomspace(40.0 * FRAME_LENGTH / sample_rate, top, _LOG_BANDS + 1)).astype(int))
+        self.log_starts, self.log_end = starts[:-1], starts[-1]
+        self.log_centres = np.sqrt(freqs[starts[:-1]] * freqs[starts[1:] - 1] + 1.0)
+        self.band_starts = np.searchsorted(freqs, BAND_EDGES_HZ[:-1])
+        self.rows: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "centroid", "bandwidth", "flatness", "peakiness", "rolloff", "shares", "flux", "lowest", "peaks")}
+        self._last: np.ndarray | None = None
+        self.sample_rate = sample_rate
+        self.features: np.ndarray | None = None  # set by finish()
+
+    def finish(self, mono: MonoFrames, active: np.ndarray) -> None:
+        """Compute :attr:`features` once every active frame was added."""
+        self.features = features_from(self, mono, active, self.sample_rate)
+
+    def add(self, magnitude: np.ndarray, centroid: np.ndarray, bandwidth: np.ndarray) -> None:
+        """``magnitude``: (frames, bins) of consecutive active frames; centroid and bandwidth
+        (Hz) per frame."""
+        power = magnitude.astype(np.float64) ** 2
+        total = power.sum(axis=1) + 1e-30
+        log_bands = np.add.reduceat(power[:, : self.log_end], self.log_starts, axis=1)
+        log_bands += 1e-9 * total[:, None]  # a floor relative to the frame
+        shares = np.add.reduceat(power, self.band_starts, axis=1) / total[:, None]
+        log_energy = np.log(log_bands)
+        flatness = np.exp(log_energy.mean(axis=1)) / log_bands.mean(axis=1)
+        cumulative = np.cumsum(log_bands, axis=1)
+        rolloff = self.log_centres[np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1)]
+        previous = np.vstack([self._last if self._last is not None else log_energy[:1], log_energy[:-1]])
+        flux = np.maximum(log_energy - previous, 0.0).mean(axis=1) * (10.0 / math.log(10.0))
+        self._last = log_energy[-1:]
+        loudest = magnitude.max(axis=1, keepdims=True)
+        peakiness = loudest[:, 0] / (magnitude.mean(axis=1) + 1e-20)
+        strong = _local_peaks(magnitude) & (magnitude >= loudest * 10.0 ** (-_PEAK_DB / 20.0))
+        strong[:, :2] = False  # DC and the first bin
+        lowest = np.where(strong.any(axis=1), self.freqs[np.argmax(strong, axis=1)], np.nan)
+        for key, value in (("centroid", centroid), ("bandwidth", bandwidth), ("flatness", flatness), ("peakiness", peakiness),
+                           ("rolloff", rolloff), ("shares", shares), ("flux", flux),
+                           ("lowest", lowest), ("peaks", strong.sum(axis=1).astype(float))):
+            self.rows[key].append(value)
+
+    def frames(self, key: str) -> np.ndarray:
+        rows = self.rows[key]
+        return np.concatenate(rows) if rows else np.zeros(0)
+
+
+def _local_peaks(magnitude: np.ndarray) -> np.ndarray:
+    peaks = np.zeros(magnitude.shape, dtype=bool)
+    peaks[:, 1:-1] = (magnitude[:, 1:-1] > magnitude[:, :-2]) & (magnitude[:, 1:-1] >= magnitude[:, 2:])
+    return peaks
+
+
+def role_features(audio: np.ndarray, sample_rate: float) -> np.ndarray | None:
+    """The feature vector of one track (any layout); None when it has no active frame."""
+    mono = mono_frames(audio)
+    active = active_frames(mono)
+    if not active.any():
+        return None
+    stats = SpectralStats(sample_rate)
+    spectral_centroid_bandwidth(mono, sample_rate, active, stats=stats)
+    stats.finish(mono, active)
+    return stats.features
+
+
+def features_from(stats: SpectralStats, mono: MonoFrames, active: np.ndarray,
+                  sample_rate: float) -> np.ndarray:
+    """Assemble :data:`FEATURE_NAMES` from the spectral statistics and the frame levels."""
+    centroid = np.log2(np.maximum(stats.frames("centroid"), 20.0))
+    flatness, shares = stats.frames("flatness"), stats.frames("shares").reshape(-1, len(_BAND_NAMES))
+    flux, lowest = stats.frames("flux"), stats.frames("lowest")
+    rms = frame_rms_db(mono)
+    level = rms[active]
+    frame_s = HOP_LENGTH / sample_rate
+    rises = np.zeros(rms.size, dtype=bool)
+    with np.errstate(invalid="ignore"):  # silent frames are -inf dB
+        rises[2:] = (rms[2:] - np.maximum(rms[:-2], rms[1:-1] - 1.0) > _ONSET_RISE_DB) & active[2:]
+    onset_rate = rises.sum() / max(active.sum() * frame_s, frame_s)
+    sustain = _sustain_s(rms, rises, frame_s)
+    peak_db = 20.0 * math.log10(max(float(np.max(np.abs(mono.signal))), 1e-20))
+    mean_db = 10.0 * math.log10(float(np.mean(10.0 ** (level / 10.0))))
+    known = np.isfinite(lowest)
+    low = np.log2(np.maximum(lowest[known], 20.0)) if known.any() else np.array([np.log2(20.0)])
+    values = [
+        centroid.mean(), centroid.std(), np.log2(np.maximum(stats.frames("bandwidth"), 20.0)).mean(),
+        np.log2(np.maximum(stats.frames("rolloff"), 20.0)).mean(), flatness.mean(), flatness.std(),
+        np.log10(stats.frames("peakiness") + 1.0).mean(),
+        *shares.mean(axis=0), *shares.std(axis=0),
+        flux.mean(), flux.std(), onset_rate, float(np.percentile(level, 95) - np.percentile(level, 10)),
+        level.std(), peak_db - mean_db, active.mean(), sustain,
+        float(np.median(low)), low.std(), stats.frames("peaks").mean(),
+    ]
+    return np.asarray(values, dtype=np.float64)
+
+
+def _sustain_s(rms: np.ndarray, onsets: np.ndarray, frame_s: float) -> float:
+    """Median time after an onset until the level falls 12 dB under it (capped at 2 s)."""
+    starts = np.nonzero(onsets)[0]
+    if starts.size == 0:
+        return 2.0
+    cap = int(2.0 / frame_s)
+    lengths = []
+    for start in starts[:400]:
+        window = rms[start : start + cap]
+        below = np.nonzero(window < window[0] - 12.0)[0]
+        lengths.append(below[0] if below.size else window.size)
+    return float(np.median(lengths) * frame_s)
