@@ -239,33 +239,47 @@ def _targets(text: str, folder: Path, numbers: dict[int, Track]) -> dict[str, Pa
 
 def check_wav(path: Path, sample_rate: int, seconds: float) -> None:
     """The file is a stereo 32-bit float WAV at ``sample_rate`` holding ``seconds``, else
-    :class:`StemRenderError` (a missing or short file: the render was cancelled or failed)."""
+    :class:`StemRenderError` (a missing or short file: the render was cancelled or failed).
+    Reads the chunk headers only."""
     try:
-        data = path.read_bytes()
+        fmt, data_size = _wav_layout(path)
     except OSError:
         raise StemRenderError(f"REAPER did not write {path.name}: its render was cancelled or "
                               "failed") from None
-    chunks = dict(_riff_chunks(data)) if data[:4] == b"RIFF" and data[8:12] == b"WAVE" else {}
-    fmt, frames = chunks.get(b"fmt "), None
-    if fmt is not None and len(fmt) >= 16:
-        tag, channels, rate, _, align, bits = struct.unpack_from("<HHIIHH", fmt)
-        if tag == 0xFFFE and len(fmt) >= 26:
-            tag = struct.unpack_from("<H", fmt, 24)[0]  # the extensible format's sub-format
-        if (tag, channels, rate, bits) != (3, 2, sample_rate, 32):
-            raise StemRenderError(f"{path.name} is not the stereo 32-bit float WAV at "
-                                  f"{sample_rate} Hz that was asked for (format {tag}, "
-                                  f"{channels} ch, {rate} Hz, {bits} bit)")
-        frames = len(chunks.get(b"data", b"")) // align
-    if frames is None:
+    if fmt is None or len(fmt) < 16 or data_size is None:
         raise StemRenderError(f"{path.name} is not a WAV file: REAPER's render failed")
+    tag, channels, rate, _, align, bits = struct.unpack_from("<HHIIHH", fmt)
+    if tag == 0xFFFE and len(fmt) >= 26:
+        tag = struct.unpack_from("<H", fmt, 24)[0]  # the extensible format's sub-format
+    if (tag, channels, rate, bits) != (3, 2, sample_rate, 32):
+        raise StemRenderError(f"{path.name} is not the stereo 32-bit float WAV at {sample_rate} "
+                              f"Hz that was asked for (format {tag}, {channels} ch, {rate} Hz, "
+                              f"{bits} bit)")
+    frames = data_size // align
     if frames < round(seconds * sample_rate) - 1:
         raise StemRenderError(f"{path.name} holds {frames / sample_rate:.1f} s of "
                               f"{seconds:.1f} s: REAPER's render was cancelled or failed")
 
 
-def _riff_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
-    offset = 12
-    while offset + 8 <= len(data):
-        kind, size = data[offset:offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
-        yield kind, data[offset + 8: offset + 8 + size]
-        offset += 8 + size + (size & 1)
+def _wav_layout(path: Path) -> tuple[bytes | None, int | None]:
+    """(the fmt chunk, the data chunk's size, bounded by the file's length) of a RIFF WAVE."""
+    fmt, data_size = None, None
+    with open(path, "rb") as handle:
+        length = path.stat().st_size
+        head = handle.read(12)
+        if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None, None
+        while header := handle.read(8):
+            if len(header) < 8:
+                break
+            kind, size = header[:4], struct.unpack("<I", header[4:])[0]
+            if kind == b"fmt ":
+                fmt = handle.read(size)
+            elif kind == b"data":
+                data_size = min(size, length - handle.tell())
+                break
+            else:
+                handle.seek(size, 1)
+            if size & 1:
+                handle.seek(1, 1)
+    return fmt, data_size
