@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from ..audio.playable import RENDER_MODES
@@ -197,21 +198,33 @@ def _users_state_kept(api: ReaperApi, proj: str) -> Iterator[None]:
     try:
         yield
     finally:
-        for key, number in numbers.items():
-            api.set_project_info(proj, key, number)
-        for key, text in strings.items():
-            api.set_project_info_string(proj, key, text)
-        for pointer in api.tracks(proj):
-            api.set_track_selected(pointer, pointer in selected)
-        for loop, (start, end) in ranges.items():
-            api.set_time_range(proj, loop, start, end)
+        steps = [*(partial(api.set_project_info, proj, key, number)
+                   for key, number in numbers.items()),
+                 *(partial(api.set_project_info_string, proj, key, text)
+                   for key, text in strings.items()),  # RENDER_FORMAT last
+                 *(partial(api.set_track_selected, pointer, pointer in selected)
+                   for pointer in api.tracks(proj)),
+                 *(partial(api.set_time_range, proj, loop, start, end)
+                   for loop, (start, end) in ranges.items())]
         if state & (_PLAYING | _PAUSED):
-            api.set_cursor_position(proj, position)
-            if state & _PLAYING:
-                api.play(proj)
-            if state & _PAUSED:
-                api.pause(proj)
-        api.set_cursor_position(proj, cursor)
+            steps.append(partial(api.set_cursor_position, proj, position))
+            steps += [partial(api.play, proj)] if state & _PLAYING else []
+            steps += [partial(api.pause, proj)] if state & _PAUSED else []
+        steps.append(partial(api.set_cursor_position, proj, cursor))
+        _run_all(steps)
+
+
+def _run_all(steps: list[Callable[[], object]]) -> None:
+    """Run every step even if one fails (restoring as much as possible); then raise the first
+    failure."""
+    failures = []
+    for step in steps:
+        try:
+            step()
+        except Exception as exc:  # noqa: BLE001  (re-raised below)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
 
 
 def _targets(text: str, folder: Path, numbers: dict[int, Track]) -> dict[str, Path]:

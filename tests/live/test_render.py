@@ -108,10 +108,11 @@ def users_state(sim: SimReaper) -> dict:
             "position": sim.play_position}
 
 
-def set_up_user(sim: SimReaper) -> None:
+def set_up_user(sim: SimReaper, play_state: int = 1) -> None:
+    """The user's render settings, ranges, cursor, playback (1 playing, 2 paused)."""
     sim.render_settings.update(USERS_RENDER)
     sim.ranges = {"time selection": (1.0, 2.0), "loop": (0.5, 2.5)}
-    sim.cursor, sim.play_state, sim.play_position = 0.75, 1, 1.25
+    sim.cursor, sim.play_state, sim.play_position = 0.75, play_state, 1.25
     sim.select("Keys")
 
 
@@ -204,10 +205,10 @@ def test_render_setting_forces_either_way(mode, resource, tmp_path):
 
 
 # ---------------------------------------------------------------------------- failures
-@pytest.mark.parametrize("outcome", ["fail", "cancel"])
-def test_failed_or_cancelled_render_changes_nothing(outcome, resource, tmp_path):
+@pytest.mark.parametrize("outcome, play_state", [("fail", 1), ("cancel", 2)])
+def test_failed_or_cancelled_render_changes_nothing(outcome, play_state, resource, tmp_path):
     sim = SimReaper(midi_project(tmp_path), resource)
-    set_up_user(sim)
+    set_up_user(sim, play_state)
     sim.render_outcome = outcome
     before, volumes = users_state(sim), sim.volumes()
     run_balance(sim)
