@@ -13,7 +13,7 @@ from ..hosts.rpp import open_project
 from ..analysis.cfb import METHODS
 from ..decisions.balance import LEVELS
 from ..jobs.balance import FADER_ROOM_DB, BalanceReport, plan_balance
-from . import add_skip_missing
+from . import add_skip_missing, add_skip_unplayable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the balanced project here instead")
     add_skip_missing(parser)
+    add_skip_unplayable(parser)
     parser.set_defaults(run=run)
 
 
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
             level=args.level,
             recursive=args.recursive,
             skip_missing=args.skip_missing,
+            skip_unplayable=args.skip_unplayable,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),
         )
