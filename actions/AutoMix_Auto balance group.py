@@ -4,15 +4,19 @@
 # @license GPL-3.0-or-later
 # @about
 #   Select one or more folder tracks (or any track inside a folder) and run this action: the
-#   faders of each folder's child tracks are set so that they sound equally loud in their
-#   characteristic frequency band, as one undo point. The numerical work runs in a separate
+#   faders of each folder's child tracks are set from their loudness in their characteristic
+#   frequency band and their role (kick, hats, pad, lead vocal...), the folder keeping its
+#   level, as one undo point. "Set role of selected tracks" overrides a detected role. The numerical work runs in a separate
 #   worker Python set up with `reaper-automix install`; REAPER stays responsive, the console
 #   shows progress, and running the action again while it works offers to cancel.
 # @provides
 #   [main] .
 #   [main] AutoMix_Auto balance group (settings).py
+#   [main] AutoMix_Set role of selected tracks.py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
+#   reaper_automix/analysis/__init__.py
+#   reaper_automix/analysis/roles.py
 #   reaper_automix/audio/__init__.py
 #   reaper_automix/audio/playable.py
 #   reaper_automix/iem/__init__.py
@@ -24,6 +28,7 @@
 #   reaper_automix/reaper/balance.py
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
+#   reaper_automix/reaper/roles.py
 #   reaper_automix/reaper/snapshot.py
 #   reaper_automix/reaper/stems.py
 #   reaper_automix/rpp/__init__.py

@@ -112,16 +112,18 @@ def synth_track(kind: str, seconds: float, seed: int) -> np.ndarray:
     return (level * np.sqrt(2) * np.stack([left * mono, right * mono], axis=1)).astype(np.float32)
 
 
-def session(n_tracks: int, seconds: float) -> list[Path]:
-    """Generate (or reuse) the cached synthetic session and return its files in order."""
-    root = REPO / ".cache" / "bench" / f"session-v{GENERATOR_VERSION}-{n_tracks}x{seconds:g}s"
+def session(n_tracks: int, seconds: float, subtype: str = "FLOAT") -> list[Path]:
+    """Generate (or reuse) the cached synthetic session and return its files in order
+    (``subtype``: soundfile's WAV sample format, FLOAT or PCM_16)."""
+    suffix = "" if subtype == "FLOAT" else f"-{subtype.lower()}"
+    root = REPO / ".cache" / "bench" / f"session-v{GENERATOR_VERSION}-{n_tracks}x{seconds:g}s{suffix}"
     paths = []
     for index in range(n_tracks):
         folder, kind = divmod(index, TRACKS_PER_FOLDER)
         path = root / f"folder{folder:02d}" / f"{kind:02d}-{KINDS[kind]}.wav"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            sf.write(str(path), synth_track(KINDS[kind], seconds, seed=index), RATE, subtype="FLOAT")
+            sf.write(str(path), synth_track(KINDS[kind], seconds, seed=index), RATE, subtype=subtype)
             print(f"  generated {path.relative_to(REPO)}", file=sys.stderr)
         paths.append(path)
     return paths

@@ -2,6 +2,7 @@
 pyloudnorm pass over the same files.
 
     .venv/bin/python benchmarks/bench_balance.py                        # 10 folders × 10 tracks × 180 s
+    .venv/bin/python benchmarks/bench_balance.py --folders 4 --seconds 90 --pcm16   # 40 × 90 s, 16-bit
     .venv/bin/python benchmarks/bench_balance.py --folders 2 --seconds 30   # quick run
     .venv/bin/python benchmarks/bench_balance.py --methods centroid --repeats 3
 
@@ -17,8 +18,10 @@ time; "wait" is the share of the wall time during which some task of the machine
 --repeats N reports the fastest run of each row (and the highest peak). Rows:
   baseline   read every file (float32) + pyloudnorm.Meter(rate).integrated_loudness, one core
   render     open the project and render every folder child as the balance job does (no analysis, one thread)
-  lufs/centroid/f0   `reaper-automix balance PROJECT --method M --dry-run --json`
-Targets: centroid ≤ 1.0× the baseline's wall time, f0 ≤ 2.0×, every balance run ≤ 2048 MiB peak.
+  role/lufs/centroid/f0   `reaper-automix balance PROJECT --method M --dry-run --json`
+  role, unnamed   the same with every track named "Audio NN" (roles from the audio classifier)
+Targets (issue 17): centroid ≤ 0.5× the baseline's wall time, role ≤ 0.6×, f0 ≤ 1.5×, every
+balance run ≤ 2048 MiB peak.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from bench_analysis import KINDS, TRACKS_PER_FOLDER, session  # noqa: E402
 
 from reaper_automix.rpp.builder import ItemSpec, TrackSpec, write_project  # noqa: E402
 
-WALL_TARGETS = {"centroid": 1.0, "f0": 2.0}  # × the baseline's wall time
+WALL_TARGETS = {"centroid": 0.5, "role": 0.6, "role-unnamed": 0.6, "f0": 1.5}  # × the baseline's wall time
 PEAK_TARGET_MB = 2048.0
 FADER_SEED = 3
 
@@ -62,13 +65,16 @@ class Measurement:
 
 # ------------------------------------------------------------------------------ the project
 
-def track_name(folder: int, kind: int) -> str:
+def track_name(folder: int, kind: int, unnamed: bool = False) -> str:
+    if unnamed:
+        return f"Audio {folder * TRACKS_PER_FOLDER + kind + 1:03d}"
     return f"G{folder + 1:02d} {KINDS[kind]}"
 
 
-def build_session_project(folders: int, seconds: float) -> tuple[Path, list[Path]]:
+def build_session_project(folders: int, seconds: float, subtype: str = "FLOAT",
+                          unnamed: bool = False) -> tuple[Path, list[Path]]:
     """The cached tracks plus a project over them (rewritten each run: seeded, so identical)."""
-    paths = session(folders * TRACKS_PER_FOLDER, seconds)
+    paths = session(folders * TRACKS_PER_FOLDER, seconds, subtype)
     root = paths[0].parents[1]
     rng = np.random.default_rng(FADER_SEED)
     groups = []
@@ -76,11 +82,12 @@ def build_session_project(folders: int, seconds: float) -> tuple[Path, list[Path
         children = []
         for kind in range(TRACKS_PER_FOLDER):
             path = paths[folder * TRACKS_PER_FOLDER + kind]
-            item = ItemSpec(str(path.relative_to(root.parent)), position=0.0, length=seconds)
+            item = ItemSpec(str(path.relative_to(root.parent)), position=0.0, length=seconds,
+                            name=f"take {folder * TRACKS_PER_FOLDER + kind + 1}" if unnamed else None)
             volume = 10 ** (rng.uniform(-10.0, 2.0) / 20)
-            children.append(TrackSpec(track_name(folder, kind), volume=volume, items=[item]))
+            children.append(TrackSpec(track_name(folder, kind, unnamed), volume=volume, items=[item]))
         groups.append(TrackSpec(f"Group {folder + 1:02d}", children=children))
-    project = root.parent / f"{root.name}.RPP"
+    project = root.parent / f"{root.name}{'-unnamed' if unnamed else ''}.RPP"
     write_project(project, groups, sample_rate=44100, tempo=120.0, seed=FADER_SEED)
     return project, paths
 
@@ -180,7 +187,7 @@ def verdict(label: str, record: Measurement, baseline: Measurement) -> str:
     checks = []
     if label in WALL_TARGETS:
         checks.append(record.seconds / baseline.seconds <= WALL_TARGETS[label])
-    if label in ("lufs", "centroid", "f0"):
+    if label in ("lufs", "centroid", "f0", "role", "role-unnamed"):
         checks.append(record.peak_mb <= PEAK_TARGET_MB)
     if not checks:
         return "-"
@@ -206,7 +213,8 @@ def print_table(records: dict[str, Measurement], titles: dict[str, str]) -> None
 
 
 def plan_commands(
-    project: Path, paths: list[Path], methods: list[str], render_row: bool
+    project: Path, paths: list[Path], methods: list[str], render_row: bool,
+    unnamed: Path | None = None,
 ) -> dict[str, tuple[str, list[str]]]:
     """Row label → (title, command) in the order they run."""
     rows = {"baseline": ("pyloudnorm integrated, all files (baseline)",
@@ -216,16 +224,22 @@ def plan_commands(
                           [sys.executable, __file__, "--child", "render", str(project)])
     for method in methods:
         rows[method] = (f"balance --method {method} --dry-run", balance_command(project, method))
+        if method == "role" and unnamed is not None:
+            rows["role-unnamed"] = ("balance --method role, unnamed tracks", balance_command(unnamed, "role"))
     return rows
 
 
 def print_checks(records: dict[str, Measurement], methods: list[str], paths: list[Path], folders: int) -> None:
     """Sanity of each balance report; the lufs loudness against the pyloudnorm baseline."""
     baseline = json.loads(records["baseline"].stdout)
-    for method in methods:
-        report = json.loads(records[method].stdout)
+    for label in [m for m in records if m in methods or m == "role-unnamed"]:
+        method = label.split("-")[0]
+        report = json.loads(records[label].stdout)
         active, total = check_report(report, folders, method)
-        line = f"{method}: {active}/{total} children active"
+        line = f"{label}: {active}/{total} children active"
+        if method == "role":
+            sources = [t["role_source"] for g in report["groups"] for t in g["tracks"] if t["role"]]
+            line += ", roles from " + ", ".join(f"{s} {sources.count(s)}" for s in sorted(set(sources)))
         if method == "lufs":
             line += (f", |loudness - pyloudnorm (rounded K filter)| <= "
                      f"{lufs_agreement(report, baseline, paths):.4f} LU (its documented offset)")
@@ -236,7 +250,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--folders", type=int, default=10, help="folders of ten tracks (default 10)")
     parser.add_argument("--seconds", type=float, default=180.0, help="length of each track (default 180)")
-    parser.add_argument("--methods", default="lufs,centroid,f0", help="comma-separated balance methods")
+    parser.add_argument("--methods", default="role,lufs,centroid,f0", help="comma-separated balance methods")
+    parser.add_argument("--pcm16", action="store_true", help="16-bit WAV files instead of 32-bit float")
+    parser.add_argument("--no-unnamed-row", action="store_true", help="skip the role row with unnamed tracks")
     parser.add_argument("--repeats", type=int, default=1, help="runs per row; the fastest is reported")
     parser.add_argument("--no-render-row", action="store_true", help="skip the render-only row")
     parser.add_argument("--child", choices=("baseline", "render"), help=argparse.SUPPRESS)
@@ -250,7 +266,11 @@ def main() -> int:
         return 0
 
     methods = args.methods.split(",")
-    project, paths = build_session_project(args.folders, args.seconds)
+    subtype = "PCM_16" if args.pcm16 else "FLOAT"
+    project, paths = build_session_project(args.folders, args.seconds, subtype)
+    unnamed = None
+    if "role" in methods and not args.no_unnamed_row:
+        unnamed, _ = build_session_project(args.folders, args.seconds, subtype, unnamed=True)
     audio_seconds = sum(sf.info(str(p)).duration for p in paths)
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores, "
           f"load average {os.getloadavg()}")
@@ -258,7 +278,7 @@ def main() -> int:
           f"{audio_seconds / 60:.0f} min of audio")
     for path in paths:  # page cache warm: every pass reads from memory
         path.read_bytes()
-    rows = plan_commands(project, paths, methods, not args.no_render_row)
+    rows = plan_commands(project, paths, methods, not args.no_render_row, unnamed)
     records = {}
     for label, (title, command) in rows.items():
         shown = " ".join(command) if len(command) <= 8 else " ".join(command[:6]) + " …"

@@ -13,12 +13,14 @@ from . import __version__
 from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
-COMMANDS = ("inspect", "render", "analyze", "balance", "demo", "install", "worker")
+COMMANDS = ("inspect", "render", "analyze", "balance", "eval", "demo", "install", "worker")
 
 console = Console(stderr=True)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; ``only`` registers that one subcommand (its module alone is imported:
+    start-up time counts, and some commands import heavy libraries)."""
     parser = argparse.ArgumentParser(
         prog="reaper-automix",
         description="Automatic mixing for REAPER projects: inspect, render and balance .RPP "
@@ -27,13 +29,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         importlib.import_module(f"reaper_automix.commands.{name}").register(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    command = next((w for w in words if not w.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -140,6 +140,7 @@ class Track:
     fx_enabled: bool = True
     items: list[Item] = field(default_factory=list)
     fx: list[FxInstance] = field(default_factory=list)
+    ext: dict[str, str] = field(default_factory=dict)  # extension data (P_EXT:key), read only
 
     @property
     def volume_db(self) -> float:

@@ -3,6 +3,11 @@
     nice -n 10 .venv/bin/python scripts/derive_role_offsets.py            # every source; writes the table
     .venv/bin/python scripts/derive_role_offsets.py --limit 3 --dry-run   # a quick look, writes nothing
 
+Needs (offline, not needed by the product or its tests): the Debian packages fluid-soundfont-gm,
+libfluidsynth3, freedoom, openttd-openmsx, planetblupi-music-midi, mma, hydrogen-drumkits and
+hydrogen-data, and the PyPI packages mido and pyfluidsynth (the ``dev`` extra). About an hour on
+two busy cores; renders are cached, so reruns take seconds.
+
 What it does (docs/analysis.md, "Role offsets", shows the result):
 
 1. **Observations.** Every part of every source arrangement is rendered *on its own*, at the level
@@ -30,8 +35,8 @@ What it does (docs/analysis.md, "Role offsets", shows the result):
    roles it shares with the others. Offsets are reported relative to the kick (0 dB).
 
 3. **Mixing practice** fills the roles no offline source can measure (no arrangement we have
-   contains a singer): lead vocal = the lead/melody offset, backing vocals 6 dB under the lead
-   vocal (common practice: 3-9 dB), other = the median tonal offset.
+   contains a singer): the lead vocal as loud as the loudest tonal role, backing vocals 6 dB
+   under the lead vocal (common practice: 3-9 dB), other = the median tonal offset.
 
 4. **Output**: ``reaper_automix/analysis/role_offsets.json`` (the shipped table, with per role
    where its number came from) and the per-source table printed in Markdown for the docs.
@@ -342,7 +347,10 @@ def _mma_observations(text: str) -> list[tuple[Part, np.ndarray]]:
     with tempfile.TemporaryDirectory() as folder:
         source, target = Path(folder) / "song.mma", Path(folder) / "song.mid"
         source.write_text(text)
-        subprocess.run(["mma", "-f", str(target), str(source)], check=True, capture_output=True, timeout=120)
+        run = subprocess.run(["mma", "-f", str(target), str(source)], capture_output=True, text=True, timeout=120)
+        if run.returncode != 0 or not target.exists():  # e.g. the library's empty "None" groove
+            print(f"  mma could not play it: {run.stdout.strip().splitlines()[-1:]}", file=sys.stderr)
+            return []
         return _render_midi(mido.MidiFile(str(target)), track_kinds=True)
 
 
@@ -548,9 +556,12 @@ SOURCES = {
 
 
 # --------------------------------------------------------------------------- measuring
-def measure(song: Song) -> list[Observation]:
-    """Render and measure a song's parts (cached by content)."""
+def measure(song: Song, cached_only: bool = False) -> list[Observation] | None:
+    """Render and measure a song's parts (cached by content); None if ``cached_only`` and the
+    song is not in the cache."""
     cache = CACHE / song.source / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', song.name)}-{song.identity[:12]}-v{RENDER_VERSION}.json"
+    if cached_only and not cache.exists():
+        return None
     if cache.exists():
         return [Observation(**{**o, "band_hz": tuple(o["band_hz"]) if o["band_hz"] else None})
                 for o in json.loads(cache.read_text())]
@@ -643,13 +654,21 @@ def aligned(fits: dict[str, SourceFit], combined: dict[str, float]) -> dict[str,
 
 def practice(offsets: dict[str, float]) -> dict[str, tuple[float, str]]:
     """Roles no source measures, from mixing practice and the measured roles."""
-    tonal = [offsets[r] for r in ("bass", "lead", "pad", "chords", "plucks", "strings", "brass") if r in offsets]
-    lead = offsets.get("lead", float(np.median(tonal)) if tonal else 0.0)
+    tonal = [offsets[r] for r in TONAL_ROLES if r in offsets]
+    top = max(tonal) if tonal else 0.0
     return {
-        "lead_vocal": (lead, "mixing practice: the lead vocal carries the melody, as the lead/melody role"),
-        "backing_vocal": (lead + BACKING_UNDER_LEAD_DB, f"mixing practice: {BACKING_UNDER_LEAD_DB:+.0f} dB under the lead vocal (3-9 dB is usual)"),
+        "lead_vocal": (top, "mixing practice: the lead vocal sits at least as loud as the "
+                       "loudest single backing part (MUSDB18: the vocal is 3.6 LU under the sum "
+                       "of everything else, data/diffvox-presets/README.md); set to the loudest "
+                       "measured tonal role"),
+        "backing_vocal": (top + BACKING_UNDER_LEAD_DB,
+                          f"mixing practice: {BACKING_UNDER_LEAD_DB:+.0f} dB under the lead vocal "
+                          "(3-9 dB is usual)"),
         "other": (float(np.median(tonal)) if tonal else 0.0, "median of the measured tonal roles"),
     }
+
+
+TONAL_ROLES = ("bass", "lead", "pad", "chords", "plucks", "strings", "brass")
 
 
 def build_table(observations: Sequence[Observation], command: str) -> dict:
@@ -710,12 +729,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="at most this many songs per source (quick looks)")
     parser.add_argument("--dry-run", action="store_true", help="print the table, do not write it")
     parser.add_argument("--observations", type=Path, help="also write every observation here (JSON lines)")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="fit on the songs already rendered (the cache), render nothing new")
     args = parser.parse_args(argv)
     observations: list[Observation] = []
     for source in args.sources.split(","):
         songs = list(SOURCES[source]())[: args.limit]
         for number, song in enumerate(songs, 1):
-            found = measure(song)
+            found = measure(song, args.cached_only)
+            if found is None:
+                continue
             observations.extend(found)
             print(f"{source} {number}/{len(songs)} {song.name}: {len(found)} parts", file=sys.stderr, flush=True)
     if args.observations:

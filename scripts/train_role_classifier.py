@@ -52,15 +52,13 @@ def generated_examples(count: int) -> list[tuple[str, str, np.ndarray]]:
     """(group, role, features) of the stems of ``count`` generated sessions (seeds 0…count-1)."""
     if count == 0:
         return []
-    from reaper_automix.audio.io import read_audio
     from reaper_automix.generator import SessionSpec, generate_session
 
     examples = []
     for seed in range(count):
         session = generate_session(SessionSpec.draw(seed))
         for stem in session.stems:
-            audio, rate = read_audio(session.directory / stem.path)
-            features = role_features(audio, rate)
+            features = role_features(stem.read(), session.sample_rate)
             if features is not None:
                 examples.append((f"generated/{seed}", stem.role, features))
         print(f"generated session {seed + 1}/{count}", file=sys.stderr, flush=True)
@@ -164,17 +162,21 @@ def main(argv: list[str] | None = None) -> int:
     model = train(x[~test], y[~test], roles, args.hidden, args.epochs, args.l2, args.seed)
     held_out = evaluate(model, x[test], y[test])
     trained = evaluate(model, x[~test], y[~test])
+    sources = np.array([g.split("/")[0] for (g, r, _) in examples if r in roles])
+    held_out["by_source"] = {
+        str(source): evaluate(model, x[test & (sources == source)], y[test & (sources == source)])["accuracy"]
+        for source in sorted(set(sources[test]))}
     print(f"held-out accuracy {held_out['accuracy']:.3f} (balanced {held_out['balanced_accuracy']:.3f}); "
-          f"training {trained['accuracy']:.3f}")
+          f"training {trained['accuracy']:.3f}; held-out by source: {held_out['by_source']}")
     print(markdown_confusion(held_out, roles))
     if args.dry_run:
         return 0
     final = train(x, y, roles, args.hidden, args.epochs, args.l2, args.seed)
     command = "scripts/train_role_classifier.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    sources = Counter(g.split("/")[0] for g, keep_it in zip(groups, keep) if keep_it)
+    counts = Counter(g.split("/")[0] for g, keep_it in zip(groups, keep) if keep_it)
     data = final.to_dict() | {"card": {
         "command": command.strip(), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        "examples": dict(sources), "held_out": held_out, "hidden": args.hidden,
+        "examples": dict(counts), "held_out": held_out, "hidden": args.hidden,
         "epochs": args.epochs, "l2": args.l2, "seed": args.seed,
         "note": "held_out: a model trained without the held-out songs; the shipped weights are "
                 "then retrained on every song"}}

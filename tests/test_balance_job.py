@@ -196,7 +196,7 @@ def test_peak_level_with_quieter_inputs_keeps_the_balance_and_reports_the_shift(
     vocals = next(t for t in project.folders if t.name == "Vocals")
     scale_clip_gains(project, {c.guid: -9.0 for c in vocals.children})
     (group,) = plan_balance(project, ["Vocals"], method="centroid", level="peak").groups
-    unshifted = plan_balance(open_project(demo), ["Vocals"], level="peak").groups[0].tracks
+    unshifted = plan_balance(open_project(demo), ["Vocals"], method="centroid", level="peak").groups[0].tracks
     assert group.level_shift_db == pytest.approx(-9.0 + (FADER_MAX_DB - max(
         t.gain_db for t in unshifted)), abs=0.05)
     want, got = child_levels_db(reference, "Vocals"), child_levels_db(project, "Vocals")
@@ -208,7 +208,7 @@ def test_per_track_target_offsets(demo: Path) -> None:
     project = open_project(demo)
     vocals = next(t for t in project.folders if t.name == "Vocals")
     lead, alto, tenor = vocals.children
-    plan_balance(project, ["Vocals"], offsets_db={alto.guid: -6.0, tenor.guid: -3.0})
+    plan_balance(project, ["Vocals"], method="centroid", offsets_db={alto.guid: -6.0, tenor.guid: -3.0})
     renderer = Renderer(project)
     after = decide_balance([renderer.track(c, fader=True) for c in vocals.children], SR)
     gains = [t.gain_db for t in after.tracks]  # equalising gains: quieter tracks need more

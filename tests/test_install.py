@@ -71,7 +71,7 @@ def test_install_then_uninstall_leaves_the_folder_byte_for_byte(resource, newlin
     assert added.endswith(newline)
     assert not re.search(r"[\r\n]", added.replace(newline, ""))  # the file's line endings
     ours = [line for line in added.split(newline) if line]
-    assert len(ours) == len(find_actions()) == 2
+    assert len(ours) == len(find_actions()) == 3
     assert all(_OUR_KB_LINE.match(line) for line in ours), ours
 
     scripts = report.scripts_dir
@@ -211,7 +211,8 @@ _BARE_REAPER = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("script", ["AutoMix_Auto balance group.py",
-                                    "AutoMix_Auto balance group (settings).py"])
+                                    "AutoMix_Auto balance group (settings).py",
+                                    "AutoMix_Set role of selected tracks.py"])
 def test_installed_actions_import_only_the_installed_copy_and_the_stdlib(script, resource,
                                                                          tmp_path):
     """In a bare Python (-I -S: no site-packages, no .pth files, no repository on the path)
@@ -225,12 +226,16 @@ def test_installed_actions_import_only_the_installed_copy_and_the_stdlib(script,
     data = json.loads(run.stdout.splitlines()[-1])
     ours = {name for name in data["loaded"] if name.split(".")[0] in ("reaper_automix", "reapy")}
     assert {"reapy", "reapy.core.fx.fx", "reaper_automix.reaper.api"} <= ours
-    assert {"reaper_automix.iem.params", "reaper_automix.iem.state"} <= ours  # live FX writes
+    if "role" not in script:  # the role action writes no FX
+        assert {"reaper_automix.iem.params", "reaper_automix.iem.state"} <= ours  # live FX writes
     for name, path in data["loaded"].items():
         inside = Path(path).is_relative_to(report.scripts_dir)
         assert inside if name in ours else Path(path).is_relative_to(data["stdlib"]), (name, path)
     if "settings" in script:
         assert data["shown"] == []  # the dialog was cancelled: nothing to say
+    elif "role" in script:
+        assert data["shown"] and data["shown"][0].startswith("Select the tracks")
+        assert "reaper_automix.analysis.roles" in ours  # the vocabulary, without numpy
     else:
         assert data["shown"] and data["shown"][0].startswith("Select a folder track")
         assert "reaper_automix.reaper.action" in ours

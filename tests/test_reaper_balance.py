@@ -15,7 +15,7 @@ from reaper_automix.reaper.balance import (
 
 def test_settings_answers_are_parsed_or_refused_by_name() -> None:
     assert parse_settings([" LUFS ", "Yes", "n"]) == BalanceSettings("lufs", True, False)
-    with pytest.raises(ValueError, match="method 'loudest': type one of centroid, f0, lufs"):
+    with pytest.raises(ValueError, match="method 'loudest': type one of role, centroid, f0, lufs"):
         parse_settings(["loudest", "no", "no"])
     with pytest.raises(ValueError, match="write report 'maybe': type yes or no"):
         parse_settings(["f0", "no", "maybe"])

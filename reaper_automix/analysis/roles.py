@@ -32,8 +32,12 @@ ROLE_LABELS: dict[str, str] = {
     "other": "other",
 }
 
-#: Where a role came from: the track's name, its audio, or the engineer.
-SOURCES: tuple[str, ...] = ("name", "audio", "user")
+#: Where a role came from: the track's name, its audio, the engineer, or nothing (``other``).
+SOURCES: tuple[str, ...] = ("name", "audio", "user", "default")
+
+#: The track extension-data key (REAPER ``P_EXT:automix_role``) that keeps an engineer's choice
+#: in the project; its value is a role name.
+EXT_KEY = "automix_role"
 
 #: Other spellings the engineer may type for a role (``--role "Hats=hats"``).
 ROLE_ALIASES: dict[str, str] = {

@@ -21,14 +21,22 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
 
 from ..analysis.cfb import CfbOptions, CfbResult, Method
-from ..analysis.loudness import LoudnessMeter, amplitude_to_db, stem_channel_weights
+from ..analysis.loudness import (
+    LoudnessMeter,
+    amplitude_to_db,
+    energy_profile,
+    gated_loudness,
+    stem_channel_weights,
+)
+from ..analysis.role_classifier import expected_offset, shipped_classifier
+from ..analysis.roles import ROLES, RoleGuess, check_role
 from ..analysis.tracks import (
     ACTIVITY_THRESHOLD_LUFS,
     DEFAULT_STEM_CHANNELS,
@@ -57,6 +65,7 @@ class TrackGain:
     analysis: TrackAnalysis
     offset_db: float
     gain_db: float  # 0.0 for inactive tracks
+    role: RoleGuess | None = None  # role-aware targets only
 
     @property
     def index(self) -> int:
@@ -131,6 +140,8 @@ def decide_balance(
     method: Method = "centroid",
     *,
     offsets_db: Sequence[float] | None = None,
+    roles: Sequence[RoleGuess | None] | None = None,
+    role_offsets: Mapping[str, float] | None = None,
     level: Level = "keep",
     current_gains_db: Sequence[float] | None = None,
     peak_scope: PeakScope = "stem",
@@ -145,6 +156,10 @@ def decide_balance(
 
     ``current_gains_db``: the gains (faders) the tracks play at now, which set the level the
     group keeps (default 0 dB each: the tracks as given); only ``level="keep"`` uses them.
+
+    Target offsets o_i come either from ``offsets_db`` (one per track) or, role-aware, from
+    ``role_offsets`` (role → dB) and each track's role: ``roles[i]`` where known (the user's
+    choice or the name's), else ``other`` (source "default").
     """
     if peak_scope not in PEAK_SCOPES:
         raise ValueError(f"unknown peak_scope {peak_scope!r}: choose one of {', '.join(PEAK_SCOPES)}")
@@ -152,23 +167,86 @@ def decide_balance(
         raise ValueError(f"unknown target {target!r}: choose one of {', '.join(TARGETS)}")
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}: choose one of {', '.join(LEVELS)}")
-    offsets = _offsets(len(tracks), offsets_db)
+    targets = _Targets.of(len(tracks), offsets_db, roles, role_offsets)
+    offsets = targets.offsets
     current = _current_gains(len(tracks), current_gains_db)
     _check_equal_lengths(tracks, names)
     stem = None
     if target == "product":
-        stem = _ProvisionalStem(offsets, stem_channels, current if level == "keep" else None)
+        stem = _ProvisionalStem(targets, stem_channels, current if level == "keep" else None)
     analyses = analyse_tracks(
         tracks, sample_rate, method, stem_channels=stem_channels, activity_lufs=activity_lufs,
         options=options, names=names, workers=workers, consume=stem.add if stem else None,
+        classify=targets.unknown(),
     )
+    for analysis in analyses:
+        targets.resolve(analysis)
     if stem is None:
-        return _authors_decision(tracks, analyses, offsets, method, stem_channels)
+        decision = _authors_decision(tracks, analyses, offsets, method, stem_channels)
+        return _with_roles(decision, targets)
     decision = replace(_product_decision(tracks, analyses, offsets, method, peak_scope,
                                          stem_channels, stem.peak_dbfs()), level=level)
+    decision = _with_roles(decision, targets)
     if level == "keep" and decision.target_db is not None:
         decision = _keep_level(decision, stem, sample_rate)
     return decision
+
+
+@dataclass
+class _Targets:
+    """Each track's target offset o_i, and its role when the offsets come from roles.
+
+    A role the caller does not know is resolved when the track's analysis is done (so that a
+    later classifier can use the audio); until then its offset is unset."""
+
+    offsets: list[float]
+    roles: list[RoleGuess | None]
+    table: Mapping[str, float] | None = None
+
+    @classmethod
+    def of(cls, count: int, offsets_db: Sequence[float] | None,
+           roles: Sequence[RoleGuess | None] | None,
+           role_offsets: Mapping[str, float] | None) -> _Targets:
+        if roles is None and role_offsets is None:
+            return cls(_offsets(count, offsets_db), [None] * count)
+        if offsets_db is not None:
+            raise ValueError("give either offsets_db or roles with role_offsets, not both")
+        if role_offsets is None:
+            raise ValueError("roles need role_offsets (role -> dB)")
+        table = {check_role(role): float(value) for role, value in role_offsets.items()}
+        if not all(math.isfinite(v) for v in table.values()):
+            raise ValueError(f"role offsets must be finite dB values, got {table}")
+        known = [None] * count if roles is None else list(roles)
+        if len(known) != count:
+            raise ValueError(f"{len(known)} roles given for {count} tracks")
+        needed = {r.role for r in known if r is not None}
+        if any(r is None for r in known):  # the classifier may give any role
+            needed |= set(ROLES)
+        missing = [role for role in ROLES if role in needed and role not in table]
+        if missing:
+            raise ValueError(f"the role offsets have no value for {', '.join(missing)}")
+        return cls([math.nan] * count, known, table)
+
+    def unknown(self) -> list[bool]:
+        """Which tracks need their role from the audio."""
+        return [self.table is not None and role is None for role in self.roles]
+
+    def resolve(self, analysis: TrackAnalysis) -> float:
+        """o_i of the analysed track (its role decided now if the caller did not know it: by the
+        audio classifier, whose offset is the mean over the roles it finds likely)."""
+        index = analysis.index
+        if self.table is not None and math.isnan(self.offsets[index]):
+            role, offset = self.roles[index], None
+            classifier = shipped_classifier() if role is None and analysis.features is not None else None
+            if classifier is not None:
+                role, probabilities = classifier.classify(analysis.features)
+                offset = expected_offset(probabilities, self.table)
+            elif role is None:
+                why = "inactive" if not analysis.active else "no audio classifier is installed"
+                role = RoleGuess("other", "default", 0.0, f"the name says no role ({why})")
+            self.roles[index] = role
+            self.offsets[index] = self.table[role.role] if offset is None else offset
+        return self.offsets[index]
 
 
 class _ProvisionalStem:
@@ -180,9 +258,9 @@ class _ProvisionalStem:
     their current gains (``before``) and the inactive ones, which keep theirs (``fixed``), both
     in float64 for the same reason (float32 sums would move the gains' last digits)."""
 
-    def __init__(self, offsets: list[float], channels: int,
+    def __init__(self, targets: _Targets, channels: int,
                  current_gains_db: list[float] | None = None) -> None:
-        self.offsets, self.channels, self.current = offsets, channels, current_gains_db
+        self.targets, self.channels, self.current = targets, channels, current_gains_db
         self.sum: np.ndarray | None = None
         self.before: np.ndarray | None = None
         self.fixed: np.ndarray | None = None
@@ -196,7 +274,7 @@ class _ProvisionalStem:
             if self.sum is None:
                 self.sum = np.zeros((audio.shape[0], self.channels))
             if analysis.active:
-                gain = 10.0 ** ((self.offsets[analysis.index] - analysis.cfb.loudness_lufs) / 20.0)
+                gain = 10.0 ** ((self.targets.resolve(analysis) - analysis.cfb.loudness_lufs) / 20.0)
                 self.sum[:, :width] += gain * audio
             if self.current is None:
                 return
@@ -214,10 +292,17 @@ class _ProvisionalStem:
         return amplitude_to_db(float(np.max(np.abs(self.sum))))
 
 
+def _with_roles(decision: BalanceDecision, targets: _Targets) -> BalanceDecision:
+    if targets.table is None:
+        return decision
+    tracks = tuple(replace(t, role=targets.roles[t.index]) for t in decision.tracks)
+    return replace(decision, tracks=tracks)
+
+
 def _keep_level(decision: BalanceDecision, stem: _ProvisionalStem, sample_rate: float) -> BalanceDecision:
     """Move b (and every gain with it) so that the balanced stem is as loud as the group was,
     then lower it if the stem would peak above −0.1 dBFS (algorithms.md A.3, revised)."""
-    meter = LoudnessMeter(sample_rate, stem_channel_weights(stem.channels, stem.channels))
+    weights = stem_channel_weights(stem.channels, stem.channels)
     notes = list(decision.notes)
 
     def after(b: float) -> np.ndarray:
@@ -226,30 +311,56 @@ def _keep_level(decision: BalanceDecision, stem: _ProvisionalStem, sample_rate: 
 
     before = stem.before if stem.fixed is None else (
         stem.fixed if stem.before is None else stem.before + stem.fixed)
-    loudness_before = meter.integrated(before) if before is not None else -math.inf
-    provisional = meter.integrated(stem.sum)
-    if not (math.isfinite(loudness_before) and math.isfinite(provisional)):
+    loudness_before = LoudnessMeter(sample_rate, weights).integrated(before) if before is not None else -math.inf
+    loudness = _StemLoudness(stem, sample_rate, weights)
+    if not (math.isfinite(loudness_before) and math.isfinite(loudness(0.0))):
         why = ("the folder's children were silent at their current faders" if not
                math.isfinite(loudness_before) else "the active tracks cancel in the stem")
         notes.append(f"{why}: its level follows the peak rule (stem peak at -0.1 dBFS)")
         return replace(decision, notes=tuple(notes), level="peak")
-    offset = loudness_before - provisional
-    for _ in range(3 if stem.fixed is not None else 0):  # the inactive tracks do not scale
-        offset += loudness_before - meter.integrated(after(offset))
+    offset = loudness_before - loudness(0.0)
+    for _ in range(20):  # exact even where blocks cross the −70 LUFS gate, or inactive tracks play
+        step = loudness_before - loudness(offset)
+        offset += step
+        if abs(step) < 1e-7:
+            break
     peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
     limit = min(0.0, PEAK_CEILING_DBFS - peak)
     if limit < 0.0:
-        offset += limit
+        for _ in range(5):  # inactive tracks do not scale: converge on the ceiling
+            offset += PEAK_CEILING_DBFS - peak
+            peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
+        limit = loudness(offset) - loudness_before
         notes.append(f"lowered {-limit:.1f} dB so that the folder peaks at {PEAK_CEILING_DBFS} dBFS "
-                     f"instead of {peak:+.1f} dBFS (it is {-limit:.1f} LU quieter than before)")
-        peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
+                     f"(it is {-limit:.1f} LU quieter than before)")
     shift = offset - decision.target_db
     tracks = tuple(replace(t, gain_db=t.gain_db + shift) if t.active else t for t in decision.tracks)
     return replace(
         decision, tracks=tracks, target_db=offset, stem_peak_dbfs=peak, notes=tuple(notes),
-        level="keep", loudness_before_lufs=loudness_before,
-        stem_loudness_lufs=meter.integrated(after(offset)), peak_limit_db=limit,
+        level="keep", loudness_before_lufs=loudness_before, stem_loudness_lufs=loudness(offset),
+        peak_limit_db=limit,
     )
+
+
+class _StemLoudness:
+    """Integrated loudness of 10^(b/20)·provisional + inactive tracks, for any b, from one
+    K-weighted energy profile of each (the filters are linear: segment energies scale by
+    10^(b/10), the cross term by 10^(b/20)), gates applied exactly as on the real sum."""
+
+    def __init__(self, stem: _ProvisionalStem, sample_rate: float, weights: np.ndarray) -> None:
+        self.scaled = energy_profile(stem.sum, sample_rate, weights)
+        self.fixed = self.cross = None
+        if stem.fixed is not None:
+            self.fixed = energy_profile(stem.fixed, sample_rate, weights).segment_energy
+            both = energy_profile(stem.sum + stem.fixed, sample_rate, weights).segment_energy
+            self.cross = both - self.scaled.segment_energy - self.fixed
+
+    def __call__(self, b: float) -> float:
+        gain = 10.0 ** (b / 20.0)
+        energy = gain * gain * self.scaled.segment_energy
+        if self.fixed is not None:
+            energy = energy + gain * self.cross + self.fixed
+        return gated_loudness(replace(self.scaled, segment_energy=energy))
 
 
 def _product_decision(

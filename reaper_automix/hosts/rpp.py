@@ -100,6 +100,8 @@ class RppHost:
             fx_enabled=_int(_first_values(block, "FX"), 0, 1) != 0,
         )
         track.items = [_read_item(b, folder) for b in block.blocks("ITEM")]
+        ext = block.block("EXT")  # P_EXT:key data, one "key value" line each
+        track.ext = {line.key: " ".join(line.values) for line in ext.lines() if line.key} if ext else {}
         chain = block.block("FXCHAIN")
         found = _read_fx_chain(chain) if chain is not None else []
         track.fx = [fx for fx, _ in found]

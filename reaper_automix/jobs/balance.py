@@ -15,7 +15,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ..analysis.cfb import METHODS
+from ..analysis.cfb import METHODS as CFB_METHODS
+from ..analysis.role_offsets import RoleOffsets, shipped_role_offsets
+from ..analysis.roles import EXT_KEY, RoleGuess, parse_role, role_from_name
 from ..audio.playable import (
     UnplayableTracksError,
     analysed_children,
@@ -29,6 +31,9 @@ from ..decisions.balance import LEVELS, decide_balance
 from ..hosts.rpp import open_project
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
+
+#: ``role``: centroid band loudness plus each track's role offset; the others equalise loudness.
+METHODS = ("role", *CFB_METHODS)
 
 #: With the default level rule, children's faders stay this far under the fader top: where the
 #: balance needs more, every child moves down and the folder fader up by as much (the mix is
@@ -47,6 +52,11 @@ class TrackBalance:
     reason: str | None = None
     band_hz: tuple[float, float] | None = None
     note: str | None = None  # e.g. the fader reached its top
+    role: str | None = None  # method "role": the role, where it came from, how sure, and why
+    role_source: str | None = None
+    role_confidence: float | None = None
+    role_evidence: str | None = None
+    offset_db: float | None = None  # the target offset the role gives
 
 
 @dataclass
@@ -101,6 +111,7 @@ class GroupBalance:
 class BalanceReport:
     method: str
     level: str = "keep"
+    role_offsets: str | None = None  # "shipped" or the user's table (method "role")
     groups: list[GroupBalance] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -149,7 +160,7 @@ def plan_balance(
     project: Project,
     groups: list[str] | None = None,
     *,
-    method: str = "centroid",
+    method: str = "role",
     recursive: bool = False,
     skip_missing: bool = False,
     skip_unplayable: bool = False,
@@ -158,6 +169,8 @@ def plan_balance(
     rendered_post_fader: bool = False,
     offsets_db: Mapping[str, float] | None = None,
     level: str = "keep",
+    roles: Mapping[str, str] | None = None,
+    role_offsets: RoleOffsets | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> BalanceReport:
@@ -169,12 +182,20 @@ def plan_balance(
     -0.1 dBFS), algorithms.md A.3. Tracks the headless renderer cannot play must come as
     REAPER's renders (``rendered``, see :class:`~reaper_automix.audio.render.Renderer`), else
     they are refused, or analysed as it plays them with ``skip_unplayable`` (a warning each).
+
+    Method ``role``: each child's offset is its role's in ``role_offsets`` (default: the shipped
+    table). ``roles`` maps a track name or GUID to the role the engineer chose; otherwise a role
+    saved in the project (track ext-state ``automix_role``), then the track's (or its takes')
+    name decide, then the audio role classifier.
     """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if level not in LEVELS:
         raise JobError(f"unknown level {level!r}; choose one of {', '.join(LEVELS)}")
     folders = groups_to_balance(project, groups, recursive)
+    chosen = _chosen_roles(project, roles or {}) if method == "role" else {}
+    if method == "role":
+        role_offsets = role_offsets or shipped_role_offsets()
     renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0,  # one read per source
                         rendered=rendered, rendered_start=rendered_start,
                         rendered_post_fader=rendered_post_fader)
@@ -184,15 +205,18 @@ def plan_balance(
     if unplayable and not skip_unplayable:
         raise UnplayableTracksError(describe_unplayable(
             unplayable, "Run AutoMix: Auto balance group inside REAPER (REAPER renders them)"))
-    report = BalanceReport(method=method, level=level)
+    report = BalanceReport(method=method, level=level,
+                           role_offsets=role_offsets.origin if method == "role" else None)
     before = {id(t): t.volume for t in project.tracks}
     for number, folder in enumerate(folders):
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
-        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, level))
+        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, level,
+                                             chosen, role_offsets))
         release_freed_memory()
-    report.warnings = [*map(unplayable_warning, unplayable), *renderer.warnings]
+    report.warnings = [*(role_offsets.notes if method == "role" else ()),
+                       *map(unplayable_warning, unplayable), *renderer.warnings]
     report.warnings += [  # a REAPER render holds the children's faders as they were
         f"folder {t.display_name!r} was rendered by REAPER with its children's faders as they "
         f"were before this balance; run the action again to balance {t.parent.display_name!r} "
@@ -204,15 +228,20 @@ def plan_balance(
 
 
 def _balance_folder(
-    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float], level: str
+    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float], level: str,
+    chosen: Mapping[str, RoleGuess], role_offsets: RoleOffsets | None,
 ) -> GroupBalance:
     candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
+    if method == "role":
+        targets = {"roles": [known_role(c, chosen) for c in candidates],
+                   "role_offsets": role_offsets.offsets_db}
+    else:
+        targets = {"offsets_db": [offsets_db.get(child.guid, 0.0) for child in candidates]}
     decision = decide_balance(  # renders each child on the analysis threads, one at a time
-        loaders, renderer.sample_rate, method=method,
-        offsets_db=[offsets_db.get(child.guid, 0.0) for child in candidates],
+        loaders, renderer.sample_rate, method="centroid" if method == "role" else method,
         level=level, current_gains_db=[child.volume_db for child in candidates],
-        names=[child.display_name for child in candidates],
+        names=[child.display_name for child in candidates], **targets,
     )
     group = GroupBalance(
         folder.display_name, folder.guid, decision.target_db, level=decision.level,
@@ -238,6 +267,10 @@ def _balance_folder(
             result.reason if _has_items(child) else "no media items to measure",
             band_hz=result.band_hz,
         )
+        if result.role is not None:
+            entry.role, entry.role_source = result.role.role, result.role.source
+            entry.role_confidence, entry.role_evidence = result.role.confidence, result.role.evidence
+            entry.offset_db = result.offset_db
         if result.active and result.gain_db is not None:
             fader_db = max(result.gain_db + group.level_shift_db, FADER_MIN_DB)
             child.volume_db = entry.volume_after_db = fader_db
@@ -275,6 +308,48 @@ def _fit_fader_range(group: GroupBalance, folder: Track, top_gain_db: float | No
                            f"plays {needed - make_up:.1f} dB quieter than before")
 
 
+def known_role(track: Track, chosen: Mapping[str, RoleGuess]) -> RoleGuess | None:
+    """The role of a folder child as far as it is known without its audio: the engineer's
+    choice (``chosen`` by GUID, then the project's ext-state), the track's name, its takes'
+    names; a child folder whose name says nothing counts as ``other``."""
+    if track.guid in chosen:
+        return chosen[track.guid]
+    stored = track.ext.get(EXT_KEY, "").strip()
+    if stored:
+        try:
+            return RoleGuess(parse_role(stored), "user", 1.0, "saved in the project")
+        except ValueError:
+            pass  # an unknown role saved by another version: decide as if none were saved
+    guess = role_from_name(track.name)
+    if guess is not None:
+        return guess
+    for name in dict.fromkeys(take.name for item in track.items for take in item.takes if take.name):
+        guess = role_from_name(name)
+        if guess is not None:
+            return RoleGuess(guess.role, "name", round(0.9 * guess.confidence, 2),
+                             f"take {name!r}: {guess.evidence}")
+    if track.is_folder:
+        return RoleGuess("other", "default", 0.0, "a folder (a submix of several parts)")
+    return None
+
+
+def _chosen_roles(project: Project, roles: Mapping[str, str]) -> dict[str, RoleGuess]:
+    """``--role`` choices by track GUID; every key must name a track (name or GUID)."""
+    chosen: dict[str, RoleGuess] = {}
+    for key, value in roles.items():
+        try:
+            role = parse_role(value)
+        except ValueError as exc:
+            raise JobError(f"role for {key!r}: {exc}") from None
+        matches = [t for t in project.tracks if key in (t.guid, t.name) or t.name.casefold() == key.casefold()]
+        if not matches:
+            names = ", ".join(repr(t.display_name) for t in project.tracks) or "none"
+            raise JobError(f"--role {key!r}: no track has that name or GUID (tracks: {names})")
+        for track in matches:
+            chosen[track.guid] = RoleGuess(role, "user", 1.0, f"chosen for {key!r}")
+    return chosen
+
+
 def release_freed_memory() -> None:
     """Hand memory the analysis threads freed back to the system (glibc keeps it in per-thread
     arenas otherwise, and the process's footprint grows folder after folder)."""
@@ -298,8 +373,9 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         report = plan_balance(
             project,
             request.get("groups") or None,
-            method=request.get("method", "centroid"),
+            method=request.get("method", "role"),
             level=request.get("level", "keep"),
+            roles=request.get("roles") or None,
             recursive=bool(request.get("recursive", False)),
             skip_missing=bool(request.get("skip_missing", False)),
             skip_unplayable=bool(request.get("skip_unplayable", False)),

@@ -160,6 +160,15 @@ class ReaperApi:
         """``P_NAME``, ``GUID`` … through GetSetMediaTrackInfo_String."""
         return str(self.reapy.Track(track).get_info_string(key))
 
+    def track_ext(self, track: str, key: str) -> str:
+        """Extension data kept with the track in the project (``P_EXT:key``); "" if none."""
+        ok, _, _, value, _ = self.rpr.GetSetMediaTrackInfo_String(track, f"P_EXT:{key}", "", False)
+        return str(value) if ok else ""
+
+    def set_track_ext(self, track: str, key: str, value: str) -> None:
+        """Keep ``value`` with the track in the project (an empty value removes the key)."""
+        self.rpr.GetSetMediaTrackInfo_String(track, f"P_EXT:{key}", value, True)
+
     def track_chunk(self, track: str) -> str:
         """The track's state as RPP text (``<TRACK`` … ``>``)."""
         ok, _, chunk, _, _ = self.rpr.GetTrackStateChunk(track, "", CHUNK_LIMIT, False)

@@ -2,10 +2,10 @@
 
 The first balances the folders chosen by the selection (selected folder tracks, or the folder
 around any selected track) in the worker job ``balance`` and writes the children's faders as one
-undo point; children only REAPER can play (MIDI, instruments, other plug-ins) are rendered by
-REAPER first (:mod:`.stems`). The second asks for the method, recursion, report and render
-options and keeps them in the project (project ext-state). Standard library only: this runs
-inside REAPER.
+undo point, using the roles set with "AutoMix: Set role of selected tracks"; children only
+REAPER can play (MIDI, instruments, other plug-ins) are rendered by REAPER first (:mod:`.stems`).
+The second asks for the method, recursion, report and render options and keeps them in the
+project (project ext-state). Standard library only: this runs inside REAPER.
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from ..session import Project, Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
+from .roles import project_roles
 from .stems import StemRequest, load_render_mode, save_render_mode
 
-METHODS = ("centroid", "f0", "lufs")
+METHODS = ("role", "centroid", "f0", "lufs")
 SECTION = "reaper-automix"
 SETTINGS_TITLE = "AutoMix: Auto balance group (settings)"
 _YES, _NO = ("yes", "y", "1", "true", "on"), ("no", "n", "0", "false", "off")
@@ -34,7 +35,7 @@ _YES, _NO = ("yes", "y", "1", "true", "on"), ("no", "n", "0", "false", "off")
 class BalanceSettings:
     """The options of one project, stored in its ext-state (saved with the project)."""
 
-    method: str = "centroid"
+    method: str = "role"
     recursive: bool = False
     write_report: bool = False
     render: str = RENDER_MODES[0]  # who renders what the headless renderer cannot play (all actions)
@@ -89,7 +90,7 @@ def configure(api: ReaperApi) -> bool:
     current = BalanceSettings.load(api, proj)
     values = api.user_inputs(
         SETTINGS_TITLE,
-        ["Method (centroid/f0/lufs)", "Recursive (yes/no)", "Write report (yes/no)",
+        ["Method (role/centroid/f0/lufs)", "Recursive (yes/no)", "Write report (yes/no)",
          "Render (auto/reaper/headless)"],
         [current.method, _yes_no(current.recursive), _yes_no(current.write_report),
          current.render],
@@ -133,7 +134,8 @@ def run(api: ReaperApi) -> bool:
         label="balance " + ", ".join(names),
         params={"groups": [f.guid for f in folders], "method": settings.method,
                 "recursive": settings.recursive, "skip_missing": False,
-                "skip_unplayable": stems is None},  # headless, or nothing REAPER must render
+                "skip_unplayable": stems is None,  # headless, or nothing REAPER must render
+                "roles": project_roles(api, proj) if settings.method == "role" else {}},
         apply=lambda result: apply_result(api, proj, result, undo_description(names), settings),
         stems=stems,
     )
@@ -204,6 +206,8 @@ def report_text(report: dict[str, Any]) -> str:
         for track in group.get("tracks", []):
             before, after = _db(track.get("volume_before_db")), _db(track.get("volume_after_db"))
             note = "" if track.get("active") else f"  unchanged: {track.get('reason') or ''}"
+            if track.get("role"):
+                note += f"  [{track['role']}, {track.get('role_source')}: {track.get('role_evidence')}]"
             note += f"  ({track['note']})" if track.get("note") else ""
             lines.append(f"  {track.get('name')}: {before} -> {after}{note}")
         lines.extend(f"  {line}" for line in group.get("summary", []))

@@ -34,6 +34,7 @@ KB_BACKUP_SUFFIX = ".automix-bak"
 #: relative to the package. reaper_automix/__init__.py is replaced by :data:`PACKAGE_INIT`.
 LIGHT_MODULES = (
     "session.py",
+    "analysis/roles.py",
     "audio/__init__.py",
     "audio/playable.py",
     "iem/__init__.py",
@@ -45,6 +46,7 @@ LIGHT_MODULES = (
     "reaper/balance.py",
     "reaper/config.py",
     "reaper/live.py",
+    "reaper/roles.py",
     "reaper/snapshot.py",
     "reaper/stems.py",
     "rpp/__init__.py",
@@ -53,6 +55,10 @@ LIGHT_MODULES = (
     "worker/client.py",
     "worker/protocol.py",
 )
+#: Packages whose real ``__init__`` imports numerical code get this one inside REAPER.
+LIGHT_PACKAGE_INITS = {
+    "analysis/__init__.py": '"""reaper_automix.analysis: only the role vocabulary (roles.py) inside REAPER."""\n',
+}
 PACKAGE_INIT = (
     '"""reaper-automix: only the light modules that the REAPER actions import (copied by '
     "`reaper-automix install`; the full package lives in the worker Python).\"\"\"\n\n"
@@ -188,6 +194,8 @@ def light_files(directory: Path | None = None) -> dict[str, bytes]:
     directory = actions_dir() if directory is None else directory
     files = {a.file: (directory / a.file).read_bytes() for a in find_actions(directory)}
     files["reaper_automix/__init__.py"] = PACKAGE_INIT.encode("utf-8")
+    for module, text in LIGHT_PACKAGE_INITS.items():
+        files[f"reaper_automix/{module}"] = text.encode("utf-8")
     for module in LIGHT_MODULES:
         files[f"reaper_automix/{module}"] = (PACKAGE_ROOT / module).read_bytes()
     return files

@@ -17,6 +17,7 @@ from reaper_automix.rpp.builder import ItemSpec, TrackSpec, write_project
 from ..conftest import fixture_path
 from ..reaper_sim import (
     BALANCE_ACTION,
+    ROLE_ACTION,
     SETTINGS_ACTION,
     YES,
     SimReaper,
@@ -111,6 +112,36 @@ def test_settings_are_kept_in_the_project_and_used(demo, resource, tmp_path):
     report = demo.with_name(demo.stem + ".automix-balance.json")
     assert json.loads(report.read_text())["method"] == "lufs"
     assert f"Report written to {report}" in sim.console_text
+
+
+def test_role_action_keeps_the_choice_in_the_project_and_balance_uses_it(demo, resource, tmp_path):
+    sim = SimReaper(demo, resource)
+    sim.select("Piano", "Organ")
+    sim.inputs.append(["sparkle"])  # not a role: nothing changes, and the roles are listed
+    sim.run_script(ROLE_ACTION)
+    assert "Not changed: 'sparkle' is not a role" in last_message(sim) and "hats_open" in last_message(sim)
+    assert sim.undo_blocks == [] and sim.track("Piano").ext == {}
+    sim.inputs.append(["Pad"])
+    sim.run_script(ROLE_ACTION)
+    assert sim.input_dialogs[-1][2] == "auto"  # no role set yet
+    assert sim.track("Piano").ext == sim.track("Organ").ext == {"automix_role": "pad"}
+    assert [(b.description, b.flags) for b in sim.undo_blocks] == [("AutoMix: set role pad", 1)]
+    assert "<EXT\nautomix_role pad\n>" in sim.chunk(sim.track("Organ"))
+    sim.select("Other")
+    run_balance(sim)
+    expected = headless(demo, tmp_path / "out.RPP", "--group", "Other", "--role", "Piano=pad",
+                        "--role", "Organ=pad")
+    for guid, db in expected.items():
+        assert faders_db(sim)[guid] == pytest.approx(db, abs=0.01), sim.project.track(guid).name
+    assert "Organ:" in sim.console_text and "[pad, user" in sim.console_text
+    sim.undo()  # the balance
+    sim.select("Organ")
+    sim.inputs.append(["auto"])
+    sim.run_script(ROLE_ACTION)
+    assert sim.input_dialogs[-1][2] == "pad"  # the dialog shows the role kept
+    assert sim.track("Organ").ext == {} and sim.track("Piano").ext == {"automix_role": "pad"}
+    sim.undo()
+    assert sim.track("Organ").ext == {"automix_role": "pad"}
 
 
 def test_running_again_and_answering_no_keeps_the_job(demo, resource):

@@ -84,7 +84,7 @@ class SimCrash(RuntimeError):
 class UndoBlock:
     description: str
     flags: int
-    changes: list[tuple[str, str, float, float]] = field(default_factory=list)  # guid, key, old, new
+    changes: list[tuple[str, str, Any, Any]] = field(default_factory=list)  # guid, key, old, new
 
 
 @dataclass
@@ -347,8 +347,12 @@ class SimReaper:
         block = self._block(track)
         volpan = block.line("VOLPAN")
         values = {1: format_number(track.volume), 2: format_number(track.pan)}
+        ext = block.block("EXT")
+        skipped = set(map(id, _lines(ext))) if ext is not None else set()
         lines = []
         for line in _lines(block):
+            if id(line) in skipped:
+                continue  # the current extension data replaces the block as read
             text = line.text.lstrip(" \t")
             if line is volpan:
                 text = replace_tokens(text, values)
@@ -358,6 +362,8 @@ class SimReaper:
                     lines.append(f"VOLPAN {values[1]} {values[2]} -1 -1 1")
                 if block.line("TRACKID") is None:
                     lines.append(f"TRACKID {track.guid}")
+                if track.ext:  # REAPER keeps P_EXT:key data as "<EXT" with "key value" lines
+                    lines.extend(["<EXT", *(f"{k} {quote(v)}" for k, v in track.ext.items()), ">"])
         return "\n".join(lines) + "\n"
 
     # --------------------------------------------------------------------------- changes
@@ -373,8 +379,13 @@ class SimReaper:
             self.writes_while_refreshing += 1
         self.state_changes += 1
 
-    def _set_track_field(self, track: Track, key: str, value: float) -> None:
-        if key == "D_VOL":
+    def _set_track_field(self, track: Track, key: str, value: Any) -> None:
+        if key.startswith("P_EXT:"):
+            if value:
+                track.ext[key[6:]] = value
+            else:
+                track.ext.pop(key[6:], None)
+        elif key == "D_VOL":
             track.volume = value
         elif key == "D_PAN":
             track.pan = value
@@ -682,6 +693,12 @@ class SimReaper:
     def RPR_GetSetMediaTrackInfo_String(self, track: str, key: str, value: str,
                                         is_set: bool) -> tuple:
         t = self._obj(track, Track)
+        if key.startswith("P_EXT:") and is_set:  # REAPER: an empty value removes the key
+            self._changed(t, key, t.ext.get(key[6:], ""), value)
+            self._set_track_field(t, key, value)
+            return (True, track, key, value, is_set)
+        if key.startswith("P_EXT:"):
+            return (key[6:] in t.ext, track, key, t.ext.get(key[6:], ""), is_set)
         if is_set:
             raise KeyError("the simulator does not set track strings")
         known = {"P_NAME": t.name, "GUID": t.guid}
@@ -1146,6 +1163,7 @@ REPO = Path(__file__).resolve().parents[2]
 ACTIONS = REPO / "actions"
 BALANCE_ACTION = ACTIONS / "AutoMix_Auto balance group.py"
 SETTINGS_ACTION = ACTIONS / "AutoMix_Auto balance group (settings).py"
+ROLE_ACTION = ACTIONS / "AutoMix_Set role of selected tracks.py"
 
 
 def write_worker_config(resource: Path, python: str, timeout_s: float = 600.0) -> Path:
