@@ -218,6 +218,16 @@ def test_f0_ignores_silence_between_notes():
     assert 3.9 * rate < excerpt.size < 4.2 * rate
 
 
+def test_f0_of_a_track_active_for_a_few_milliseconds_falls_back_instead_of_failing():
+    """Found on an LMMS song: 1,280 active samples made PESTO's CQT padding fail."""
+    rate = 44100
+    audio = np.zeros(rate * 3, dtype=np.float32)
+    audio[rate : rate + 1280] = harmonic(330.0, rate, 1280 / rate)[:1280]
+    result = cfb_loudness(audio, rate, "f0")
+    assert result.f0_hz is None and result.pitch_frames == 0
+    assert "fallback band 50-10000 Hz" in result.fallback
+
+
 # ------------------------------------------------------------------- layouts, rates, edge cases
 
 def test_mono_track_is_measured_as_dual_mono_on_a_stereo_stem():

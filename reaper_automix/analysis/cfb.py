@@ -37,6 +37,8 @@ COLLAPSE_RATIO = 1.05
 F0_FALLBACK_BAND_HZ = (50.0, 10_000.0)
 #: librosa's window: periodic Hann (scipy's get_window("hann", 2048, fftbins=True)).
 _HANN = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(FRAME_LENGTH) / FRAME_LENGTH)).astype(np.float32)
+#: PESTO's CQT pads 4096 samples on each side by reflection, which needs a longer input.
+_PESTO_MIN_SAMPLES = 8192
 _STFT_CHUNK_FRAMES = 64  # small temporaries: large ones cost page faults in every call
 
 
@@ -198,7 +200,8 @@ def mean_f0(
     """Mean PESTO f0 over confident frames of the active audio: (f0 or None, kept frames, step)."""
     excerpt = active_audio(mono, frames)
     step = pitch_step_ms(excerpt.size / sample_rate, options)
-    if excerpt.size == 0:
+    too_short = excerpt.size < max(_PESTO_MIN_SAMPLES, options.f0_min_frames * step / 1000.0 * sample_rate)
+    if too_short:  # cannot give f0_min_frames frames (and PESTO would fail on it)
         return None, 0, step
     pitch = track_pitch(excerpt, int(sample_rate), step, options.f0_model)
     confident = pitch.confidence >= options.f0_confidence
