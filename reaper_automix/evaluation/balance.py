@@ -48,6 +48,7 @@ DEVIATION_DB = 2.0
 ERROR_TARGET_DB = 3.0
 LOUDNESS_TARGET_LU = 1.0
 DEFAULT_METHODS = ("none", "role", "centroid", "lufs")
+MAX_STEM_LUFS = 20.0  # louder than this, a stem file is broken
 GENERATED_SEED_BASE = 10_000
 
 
@@ -74,6 +75,7 @@ class Outcome:
     clipped_before: int
     clipped_after: int
     roles: dict[str, str] = field(default_factory=dict)  # track -> role the method used
+    capped_folders: int = 0  # folders lowered to a -0.1 dBFS peak (they would have clipped)
 
     @property
     def new_clip(self) -> bool:
@@ -82,18 +84,30 @@ class Outcome:
 
 # ----------------------------------------------------------------------------- songs
 def lmms_songs(workdir: Path) -> Iterator[Song]:
-    from ..generator.lmms import ALLOWED_SONGS, load_song
-    from ..hosts.rpp import open_project
+    from ..generator.lmms import ALLOWED_SONGS, GROUP_FOLDERS, load_song
+    from ..rpp.builder import ItemSpec, TrackSpec, write_project
 
     for name in ALLOWED_SONGS:
         song = load_song(name)
-        path = song.write_project(workdir / name / f"{name}.RPP")
-        folders: dict[str, list[str]] = {}
-        project = open_project(path)
-        for folder in project.folders:
-            folders[folder.name] = [c.name for c in folder.children]
-        yield Song("lmms", name, path, {t.name: t.composer_gain_db for t in song.tracks}, folders,
-                   {t.name: t.role for t in song.tracks})
+        tracks = []
+        for track in song.tracks:
+            if math.isfinite(track.lufs) and track.lufs < MAX_STEM_LUFS:
+                tracks.append(track)
+            else:  # a stem divided by a composer gain of about 0 (a silenced LMMS track)
+                print(f"{name}: left out {track.name!r}, its stem reads {track.lufs:.0f} LUFS",
+                      file=sys.stderr)
+        tree = []
+        for group, folder in GROUP_FOLDERS.items():
+            children = [TrackSpec(t.name, pan=t.pan, items=[ItemSpec(str(t.path.resolve()), 0.0, song.length_s)])
+                        for t in tracks if t.group == group]
+            if children:
+                tree.append(TrackSpec(folder, children=children))
+        path = workdir / name / f"{name}.RPP"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_project(path, tree, sample_rate=song.sample_rate, tempo=song.tempo, seed=0)
+        folders = {spec.name: [c.name for c in spec.children] for spec in tree}
+        yield Song("lmms", name, path, {t.name: t.composer_gain_db for t in tracks}, folders,
+                   {t.name: t.role for t in tracks})
 
 
 def generated_songs(workdir: Path, count: int, hide_names: bool) -> Iterator[Song]:
@@ -163,9 +177,11 @@ def evaluate_song(song: Song, method: str, condition: str, seed: int) -> Outcome
         project.track(name).volume_db = db
     before = mix(project)
     roles: dict[str, str] = {}
+    capped = 0
     if method != "none":
         report = plan_balance(project, method=method)
         roles = {t.name: t.role for g in report.groups for t in g.tracks if t.role}
+        capped = sum(g.peak_limit_db < -0.05 for g in report.groups)
     after = mix(project)
     errors = {}
     for children in song.folders.values():
@@ -179,7 +195,7 @@ def evaluate_song(song: Song, method: str, condition: str, seed: int) -> Outcome
     meter = LoudnessMeter(project.sample_rate)
     return Outcome(song.source, song.name, condition, method, errors,
                    meter.integrated(after) - meter.integrated(before),
-                   int(np.sum(np.abs(before) > 1.0)), int(np.sum(np.abs(after) > 1.0)), roles)
+                   int(np.sum(np.abs(before) > 1.0)), int(np.sum(np.abs(after) > 1.0)), roles, capped)
 
 
 def mix(project: Project) -> np.ndarray:
@@ -203,20 +219,25 @@ def summarise(outcomes: list[Outcome]) -> list[dict[str, Any]]:
         per_song = {o.song: round(float(np.median(np.abs(list(o.errors_db.values())))), 2)
                     for o in chosen if o.errors_db}
         changes = [o.loudness_change_lu for o in chosen]
+        free = [o.loudness_change_lu for o in chosen if o.capped_folders == 0]
         rows.append({"source": source, "condition": condition, "method": method,
                      "median_abs_error_db": round(float(np.median(errors)), 2) if errors.size else None,
                      "per_song_db": per_song, "tracks": int(errors.size),
                      "max_abs_loudness_change_lu": round(float(np.max(np.abs(changes))), 2),
+                     "max_abs_loudness_change_uncapped_lu": round(float(np.max(np.abs(free))), 2) if free else None,
+                     "songs_capped": sum(o.capped_folders > 0 for o in chosen),
                      "new_clips": sum(o.new_clip for o in chosen)})
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = ["| source | start | method | median abs error dB | tracks | max mix loudness change LU | songs with a new clip |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| source | start | method | median abs error dB | tracks | max mix loudness change LU "
+             "(songs without a peak cap) | songs with a folder lowered by the peak cap | songs with a new clip |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['source']} | {r['condition']} | {r['method']} | {r['median_abs_error_db']} | "
-                     f"{r['tracks']} | {r['max_abs_loudness_change_lu']} | {r['new_clips']} |")
+                     f"{r['tracks']} | {r['max_abs_loudness_change_lu']} ({r['max_abs_loudness_change_uncapped_lu']}) | "
+                     f"{r['songs_capped']} | {r['new_clips']} |")
     return "\n".join(lines)
 
 
@@ -251,8 +272,9 @@ def main(args: argparse.Namespace) -> int:
                     errors = list(outcome.errors_db.values())
                     print(f"{song.name} {condition} {method}: median |error| "
                           f"{np.median(np.abs(errors)) if errors else float('nan'):.2f} dB, mix "
-                          f"{outcome.loudness_change_lu:+.2f} LU, clipped samples "
-                          f"{outcome.clipped_before} -> {outcome.clipped_after}", file=sys.stderr, flush=True)
+                          f"{outcome.loudness_change_lu:+.2f} LU ({outcome.capped_folders} folders "
+                          f"peak-capped), clipped samples {outcome.clipped_before} -> "
+                          f"{outcome.clipped_after}", file=sys.stderr, flush=True)
     rows = summarise(outcomes)
     print(table(rows))
     if args.json:
