@@ -1,0 +1,113 @@
+"""Roles from audio: the features (analysis/role_features.py) and the shipped classifier."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reaper_automix.analysis.role_classifier import WEIGHTS, RoleClassifier, expected_offset, shipped_classifier
+from reaper_automix.analysis.role_features import FEATURE_NAMES, role_features
+from reaper_automix.analysis.tracks import analyse_track
+
+SR = 44100
+REPO = Path(__file__).resolve().parents[1]
+
+
+def drum_loop(seconds: float = 6.0) -> np.ndarray:
+    rng = np.random.default_rng(2)
+    out = np.zeros(int(seconds * SR))
+    click = rng.standard_normal(2000) * np.exp(-np.arange(2000) / 200)
+    for start in range(0, out.size - 2000, SR // 4):
+        out[start : start + 2000] += click
+    return np.stack([out, 0.8 * out], axis=1).astype(np.float32)
+
+
+def test_features_have_their_names_and_do_not_depend_on_level():
+    audio = drum_loop()
+    features = role_features(audio, SR)
+    assert features.shape == (len(FEATURE_NAMES),) and np.isfinite(features).all()
+    quieter = role_features((audio * 10 ** (-20 / 20)).astype(np.float32), SR)
+    np.testing.assert_allclose(quieter, features, rtol=1e-2, atol=1e-2)
+    assert role_features(np.zeros((SR, 2), np.float32), SR) is None
+
+
+def test_the_analysis_collects_the_same_features_on_its_own_stft_pass():
+    audio = drum_loop()
+    analysis = analyse_track(audio, SR, "centroid", classify=True)
+    np.testing.assert_allclose(analysis.features, role_features(audio, SR), rtol=1e-9)
+    assert analyse_track(audio, SR, "centroid").features is None  # only when asked
+    assert analyse_track(audio, SR, "lufs", classify=True).features is None
+
+
+def test_the_shipped_classifier_loads_and_gives_probabilities():
+    classifier = shipped_classifier()
+    assert classifier is not None and WEIGHTS.stat().st_size < 64 * 1024
+    card = json.loads(WEIGHTS.read_text())["card"]
+    assert card["held_out"]["accuracy"] > 0.8 and card["command"].startswith("scripts/train_role_classifier.py")
+    guess, probabilities = classifier.classify(role_features(drum_loop(), SR))
+    assert guess.source == "audio" and 0 < guess.confidence <= 1
+    assert sum(probabilities.values()) == pytest.approx(1.0) and set(probabilities) == set(classifier.roles)
+    table = {role: float(i) for i, role in enumerate(classifier.roles)}
+    assert expected_offset(probabilities, table) == pytest.approx(
+        sum(p * table[r] for r, p in probabilities.items()))
+    again = RoleClassifier.from_dict(json.loads(json.dumps(classifier.to_dict())))
+    np.testing.assert_allclose(again.probabilities(np.zeros(len(FEATURE_NAMES))),
+                               classifier.probabilities(np.zeros(len(FEATURE_NAMES))), atol=1e-9)
+
+
+def test_weights_for_other_features_are_refused():
+    data = shipped_classifier().to_dict()
+    data["features"] = data["features"][:-1]
+    with pytest.raises(ValueError, match="retrain"):
+        RoleClassifier.from_dict(data)
+
+
+def _renderer():
+    """FluidSynth with FluidR3 (as the training data), or a skip saying what is missing."""
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth is not installed (the dev extra)")
+    script = REPO / "scripts" / "derive_role_offsets.py"
+    spec = importlib.util.spec_from_file_location("derive_role_offsets", script)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault(spec.name, module)  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    if not module.SOUNDFONT.exists():
+        pytest.skip(f"{module.SOUNDFONT} is missing (Debian fluid-soundfont-gm)")
+    try:
+        return module, module.FluidsynthRenderer()
+    except OSError as exc:  # libfluidsynth3 missing
+        pytest.skip(f"FluidSynth cannot start: {exc}")
+
+
+@pytest.mark.slow
+def test_new_soundfont_parts_are_classified_as_their_role():
+    """Parts written for this test (not in the training data), rendered like the training data."""
+    import mido
+
+    module, renderer = _renderer()
+
+    def part(channel, program, notes):
+        events = [(0.0, mido.Message("program_change", channel=channel, program=program))] if program is not None else []
+        for start, length, key, velocity in notes:
+            events.append((start, mido.Message("note_on", channel=channel, note=key, velocity=velocity)))
+            events.append((start + length, mido.Message("note_off", channel=channel, note=key, velocity=0)))
+        events.sort(key=lambda e: e[0])
+        return renderer.render(events, module.Part("test", "", channel, None, program))
+
+    beat = 0.5
+    parts = {
+        "kick": part(9, None, [(i * beat, 0.1, 36, 100) for i in range(16)]),
+        "snare": part(9, None, [(i * 2 * beat + beat, 0.1, 38, 100) for i in range(8)]),
+        "hats_closed": part(9, None, [(i * beat / 2, 0.05, 42, 90) for i in range(32)]),
+        "bass": part(0, 33, [(i * beat, 0.9 * beat, (40, 40, 43, 45)[i % 4], 100) for i in range(16)]),
+        "strings": part(0, 48, [(i * 2.0, 2.0, key, 90) for i in range(4) for key in (60, 64, 67)]),
+        "chords": part(0, 0, [(i * beat, 0.9 * beat, key, 90) for i in range(16) for key in (60, 64, 67)]),
+    }
+    classifier = shipped_classifier()
+    for role, audio in parts.items():
+        guess, _ = classifier.classify(role_features(audio, SR))
+        assert guess.role == role, (role, guess)
