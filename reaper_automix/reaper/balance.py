@@ -2,28 +2,27 @@
 
 The first balances the folders chosen by the selection (selected folder tracks, or the folder
 around any selected track) in the worker job ``balance`` and writes the children's faders as one
-undo point; the second asks for the method, recursion and report options and keeps them in the
-project (project ext-state). Standard library only: this runs inside REAPER.
+undo point; the second asks for the method, recursion and report options (the report options
+are shared by every action, see :mod:`.report`) and keeps them in the project (project
+ext-state). Standard library only: this runs inside REAPER.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..session import Project, Track
+from ..session import Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
+from .report import CAPTIONS as REPORT_CAPTIONS
+from .report import YES, ReportSettings, deliver, parse_yes_no, yes_no
 
 METHODS = ("centroid", "f0", "lufs")
 SECTION = "reaper-automix"
 SETTINGS_TITLE = "AutoMix: Auto balance group (settings)"
-_YES, _NO = ("yes", "y", "1", "true", "on"), ("no", "n", "0", "false", "off")
 
 
 @dataclass
@@ -32,7 +31,7 @@ class BalanceSettings:
 
     method: str = "centroid"
     recursive: bool = False
-    write_report: bool = False
+    report: ReportSettings = field(default_factory=ReportSettings)  # shared by every action
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> BalanceSettings:
@@ -41,34 +40,25 @@ class BalanceSettings:
 
         method = get("balance_method")
         return cls(method=method if method in METHODS else cls.method,
-                   recursive=get("balance_recursive") in _YES,
-                   write_report=get("balance_report") in _YES)
+                   recursive=get("balance_recursive") in YES,
+                   report=ReportSettings.load(api, proj))
 
     def save(self, api: ReaperApi, proj: str) -> None:
         api.set_project_ext_state(proj, SECTION, "balance_method", self.method)
-        api.set_project_ext_state(proj, SECTION, "balance_recursive", _yes_no(self.recursive))
-        api.set_project_ext_state(proj, SECTION, "balance_report", _yes_no(self.write_report))
+        api.set_project_ext_state(proj, SECTION, "balance_recursive", yes_no(self.recursive))
+        self.report.save(api, proj)
 
-
-def _yes_no(value: bool) -> str:
-    return "yes" if value else "no"
+    def answers(self) -> list[str]:
+        return [self.method, yes_no(self.recursive), *self.report.answers()]
 
 
 def parse_settings(values: list[str]) -> BalanceSettings:
-    """The three answers of the settings dialog; ValueError names the bad one."""
-    method, recursive, report = (v.strip().lower() for v in values[:3])
+    """The answers of the settings dialog; ValueError names the bad one."""
+    method, recursive = (v.strip().lower() for v in values[:2])
     if method not in METHODS:
         raise ValueError(f"method {method!r}: type one of {', '.join(METHODS)}")
-    return BalanceSettings(method, _parse_yes_no("recursive", recursive),
-                           _parse_yes_no("write report", report))
-
-
-def _parse_yes_no(what: str, text: str) -> bool:
-    if text in _YES:
-        return True
-    if text in _NO:
-        return False
-    raise ValueError(f"{what} {text!r}: type yes or no")
+    return BalanceSettings(method, parse_yes_no("recursive", recursive),
+                           ReportSettings.parse(values[2:]))
 
 
 # ------------------------------------------------------------------------------- actions
@@ -77,9 +67,8 @@ def configure(api: ReaperApi) -> bool:
     proj, _ = api.current_project()
     current = BalanceSettings.load(api, proj)
     values = api.user_inputs(
-        SETTINGS_TITLE,
-        ["Method (centroid/f0/lufs)", "Recursive (yes/no)", "Write report (yes/no)"],
-        [current.method, _yes_no(current.recursive), _yes_no(current.write_report)],
+        SETTINGS_TITLE, ["Method (centroid/f0/lufs)", "Recursive (yes/no)", *REPORT_CAPTIONS],
+        current.answers(),
     )
     if values is None:
         return False
@@ -89,8 +78,10 @@ def configure(api: ReaperApi) -> bool:
         api.message_box(f"Not saved: {exc}.", SETTINGS_TITLE)
         return False
     settings.save(api, proj)
+    report = settings.report
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, recursive "
-                f"{_yes_no(settings.recursive)}, write report {_yes_no(settings.write_report)}\n")
+                f"{yes_no(settings.recursive)}, write report {yes_no(report.write)}, open it "
+                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}\n")
     return True
 
 
@@ -99,7 +90,7 @@ def run(api: ReaperApi) -> bool:
     if action.running() is not None:
         action.offer_cancel(api)
         return False
-    proj, _ = api.current_project()
+    proj, project_file = api.current_project()
     host = LiveHost(api, proj)
     project = host.read(media=False)
     by_pointer = {host.pointer(t): t for t in project.tracks}
@@ -117,7 +108,8 @@ def run(api: ReaperApi) -> bool:
         job="balance",
         label="balance " + ", ".join(names),
         params={"groups": [f.guid for f in folders], "method": settings.method,
-                "recursive": settings.recursive, "skip_missing": False},
+                "recursive": settings.recursive, "skip_missing": False,
+                **settings.report.job_params("balance", project_file)},
         apply=lambda result: apply_result(api, proj, result, undo_description(names), settings),
     )
     return action.start(api, proj, spec)
@@ -156,8 +148,7 @@ def apply_result(api: ReaperApi, proj: str, result: dict[str, Any], description:
         lines.append("Nothing to change: no fader was moved.")
     else:
         lines.append(f"{changed} fader(s) moved — undo with Ctrl+Z (\"{description}\").")
-    if settings.write_report:
-        lines.append(f"Report written to {write_report(project, report)}")
+    lines.extend(deliver(api, result, settings.report, api.project_file(proj)))
     return "\n".join(lines)
 
 
@@ -187,16 +178,6 @@ def nothing_to_change(report: dict[str, Any]) -> str:
     return ("Nothing to change: no fader was moved.\n\n" + "\n".join(reasons[:12]) +
             "\n\nAuto balance group needs audio in the folder's child tracks: check that their "
             "items play and that their media files are online.")
-
-
-def write_report(project: Project, report: dict[str, Any]) -> Path:
-    """Write the JSON report next to the project file (the temp folder if never saved)."""
-    if project.path is not None:
-        path = project.path.with_name(project.path.stem + ".automix-balance.json")
-    else:
-        path = Path(tempfile.gettempdir()) / "automix-balance.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def _db(value: Any) -> str:

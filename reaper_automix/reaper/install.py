@@ -40,6 +40,7 @@ LIGHT_MODULES = (
     "reaper/balance.py",
     "reaper/config.py",
     "reaper/live.py",
+    "reaper/report.py",
     "reaper/snapshot.py",
     "worker/__init__.py",
     "worker/client.py",
