@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(iem-plugin-suite-vst)
+# iem-plugin-suite-vst: golden tests; chromium + chromium-driver: the report's browser test
+SYSTEM_PACKAGES=(iem-plugin-suite-vst chromium chromium-driver)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
