@@ -385,3 +385,14 @@ def test_plot_helpers_for_the_other_sections_draw_what_the_iem_layer_computes() 
     # far from the shelves' corners: 60 / (60/RT − gain per second), +1 dB/s lows (default)
     assert t60[0] == pytest.approx(60 / (30 - 1), rel=0.01)
     assert t60[-1] == pytest.approx(60 / (30 + 20), rel=0.01)
+
+
+def test_balance_section_uses_the_job_s_own_words_when_it_gives_them() -> None:
+    data = synthetic_report().to_json()
+    group = data["groups"][0]
+    group["summary"] = ["level kept: children -20.0 LUFS before, -20.0 LUFS after"]
+    group["tracks"][0]["note"] = "fader at its +12 dB top"
+    texts = [p.text for p in balance_section(data).parts[-1].parts if isinstance(p, Text)]
+    assert "level kept: children -20.0 LUFS before, -20.0 LUFS after" in texts
+    assert "Kick: fader at its +12 dB top." in texts
+    assert level_shift_advice(group) not in texts, "no second, contradicting advice"

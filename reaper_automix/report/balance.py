@@ -117,10 +117,14 @@ def _group_section(section: Section, group: Mapping[str, Any],
         if not track.get("active"):
             section.add_text(f"{track.get('name')} was left alone: "
                              f"{track.get('reason') or 'not measured'}.", "note")
-        elif track.get("reason"):
-            section.add_text(f"{track.get('name')}: {track.get('reason')}.", "note")
-    advice = level_shift_advice(group)
-    if advice:
+        else:
+            for remark in (track.get("reason"), track.get("note")):
+                if remark:
+                    section.add_text(f"{track.get('name')}: {remark}.", "note")
+    if "summary" in group:  # the job says in words what the folder's outcome means
+        for line in group["summary"]:
+            section.add_text(str(line), "note")
+    elif advice := level_shift_advice(group):
         section.add_text(advice, "warning")
 
 
