@@ -396,3 +396,16 @@ def test_balance_section_uses_the_job_s_own_words_when_it_gives_them() -> None:
     assert "level kept: children -20.0 LUFS before, -20.0 LUFS after" in texts
     assert "Kick: fader at its +12 dB top." in texts
     assert level_shift_advice(group) not in texts, "no second, contradicting advice"
+
+
+def test_a_report_that_cannot_be_written_does_not_cost_the_result(session: Path,
+                                                                   tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the report folder should be")
+    request = {"job": "balance", "project": str(session), "groups": ["Keys"],
+               "job_dir": str(blocked), **ReportSettings(write=True).job_params("balance", "")}
+    result = run_job(request)
+    assert result["faders"], "the balance itself is returned"
+    assert result["files"]["report"] is None and "Error" in result["files"]["error"]
+    (line,) = deliver(FakeApi(opens=True), result, ReportSettings(True, True), str(session))
+    assert line.startswith("The report could not be written (")

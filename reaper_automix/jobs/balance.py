@@ -20,7 +20,7 @@ from ..analysis.spectrum import SpectrumRecorder
 from ..audio.render import Renderer
 from ..decisions.balance import decide_balance
 from ..hosts.rpp import open_project
-from ..report import ReportRequest
+from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
 
@@ -215,11 +215,9 @@ def _publish(asked: ReportRequest, request: dict[str, Any], report: BalanceRepor
              spectra: SpectrumRecorder | None, project: Project) -> dict[str, Any]:
     from ..report.balance import publish_balance  # matplotlib: imported only for a report
 
-    return publish_balance(
-        report.to_json(), spectra, html=asked.html, preview_dir=asked.preview_dir,
-        project=asked.project, before=_open_snapshot(request) if asked.preview_dir else None,
-        after=project, skip_missing=bool(request.get("skip_missing", False)),
-    ).to_json()
+    before = _open_snapshot(request) if asked.preview_dir else None
+    return job_files(asked, partial(publish_balance, report.to_json(), spectra), before=before,
+                     after=project, skip_missing=bool(request.get("skip_missing", False)))
 
 
 def _open_snapshot(request: dict[str, Any]) -> Project:

@@ -75,6 +75,9 @@ def deliver(api: ReaperApi, result: dict[str, Any], settings: ReportSettings,
     """Move the report the worker wrote next to the project (the temp folder if it was never
     saved), open it if asked; returns lines for the console."""
     files = result.get("files") or {}
+    if files.get("error"):
+        return [f"The report could not be written ({files['error']}); the worker log has "
+                "the details. Run the action again, or use --report on the command line."]
     page, previews = files.get("report"), (files.get("previews") or {}).get("directory")
     if not page:
         return []

@@ -12,6 +12,7 @@ Modules: ``document`` (page and sections), ``plots`` (matplotlib helpers, IEM pl
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,3 +98,16 @@ class ReportRequest:
 
         return cls(resolve(asked.get("html")), resolve(asked.get("preview")),
                    str(asked.get("project") or ""))
+
+
+def job_files(asked: ReportRequest, publisher: Callable[..., Published],
+              **arguments: Any) -> dict[str, Any]:
+    """Call an action's publisher for a worker job's report request; returns the ``"files"``
+    of the job's result. The report is a by-product: if writing it fails, the job's own result
+    still stands, and ``"error"`` says why there is no report (the traceback goes to the log)."""
+    try:
+        return publisher(html=asked.html, preview_dir=asked.preview_dir, project=asked.project,
+                         **arguments).to_json()
+    except Exception as exc:  # noqa: BLE001 (any failure here must not cost the user the result)
+        traceback.print_exc()
+        return {"report": None, "previews": None, "error": f"{type(exc).__name__}: {exc}"}
