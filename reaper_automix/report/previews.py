@@ -69,7 +69,7 @@ def write_previews(
     mixes: dict[str, np.ndarray] = {}
     warnings: list[str] = []
     for name, project in (("before", before), ("after", after)):
-        renderer = Renderer(project, skip_missing=skip_missing)
+        renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0)  # one pass
         mixes[name] = renderer.mix()
         warnings.extend(w for w in renderer.warnings if w not in warnings)
     rate = after.sample_rate
