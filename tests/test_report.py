@@ -126,7 +126,7 @@ def test_terminal_notes_give_reasons_and_the_fader_top_advice() -> None:
     text = " ".join(text.split())  # the notes are prose: they may wrap
     assert "Ride: left alone: muted" in text
     assert "Silence: left alone: -61.2 LUFS is not above -50 LUFS" in text
-    assert "Pad: measured full band: band collapsed" in text
+    assert "Pad: band collapsed (hi <= 1.05 lo): full-band loudness" in text
     assert "raise the folder fader 11.3 dB" in text
 
 

@@ -137,8 +137,10 @@ def _shift_note(group: GroupBalance) -> str:
 
 
 def _reason_note(track: TrackBalance) -> str:
-    state = "left alone" if not track.active else "measured full band"
-    return f"{track.name}: {state}: {track.reason or 'not measured'}"
+    """Why a child was left alone, or why its band is not the one asked for."""
+    if track.active:
+        return f"{track.name}: {track.reason}"
+    return f"{track.name}: left alone: {track.reason or 'not measured'}"
 
 
 def _target(group: GroupBalance) -> float | None:
