@@ -222,12 +222,11 @@ def _draw_moves(ax: Any, tracks: Sequence[Mapping[str, Any]]) -> None:
         ax.barh(row, move, height=0.6, color="#b8403a" if move < 0 else "#3a9a5b")
         after = track.get("volume_after_db")
         text = f"{move:+.1f} dB, to {after:+.1f}" + (" (top)" if _at_top(track) else "")
-        ax.annotate(text, (move, row), xytext=(3 if move >= 0 else -3, 0),
-                    textcoords="offset points", va="center", ha="left" if move >= 0 else "right",
-                    fontsize=7)
+        ax.annotate(text, (max(move, 0.0), row), xytext=(3, 0), textcoords="offset points",
+                    va="center", ha="left", fontsize=7)  # right of the bar or of zero
     finite = [m for m in moves if m is not None] or [0.0]
-    span = max(6.0, max(abs(m) for m in finite) * 1.6)
-    ax.set_xlim(-span, span)
+    span = max(6.0, max(abs(m) for m in finite) * 1.1)
+    ax.set_xlim(-span if min(finite) < 0 else -1.0, max(max(finite), 0.0) + span * 1.3)
     ax.axvline(0.0, color="#444", linewidth=0.8)
     ax.set_xlabel("dB")
     ax.grid(True, axis="x", color="#e3e7eb", linewidth=0.6)
