@@ -20,7 +20,8 @@ from .test_report import make_session
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                   "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--window-size=1280,900")
+                  "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                  "--autoplay-policy=no-user-gesture-required", "--mute-audio")
 
 
 def output_folder() -> Path:
@@ -65,6 +66,22 @@ Promise.all(players.map(p => p.readyState >= 1 ? p.duration : new Promise(resolv
 }))).then(done);
 """
 
+AB_SWITCH = """
+const done = arguments[arguments.length - 1];
+const [before, after] = document.querySelectorAll('.previews audio');
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+(async () => {
+  before.currentTime = 1.5;
+  await before.play();
+  await sleep(300);
+  await after.play();
+  await sleep(100);
+  const state = {beforePaused: before.paused, afterTime: after.currentTime};
+  after.pause();
+  done(state);
+})().catch(error => done({error: String(error)}));
+"""
+
 
 def test_balance_report_in_headless_chromium(browser, tmp_path: Path) -> None:
     project = make_session(tmp_path / "song")
@@ -78,6 +95,7 @@ def test_balance_report_in_headless_chromium(browser, tmp_path: Path) -> None:
     durations = browser.execute_async_script(AUDIO_DURATIONS)
     resources = browser.execute_script(
         "return performance.getEntriesByType('resource').map(e => e.name)")
+    switch = browser.execute_async_script(AB_SWITCH)
     errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     height = browser.execute_script("return document.body.scrollHeight")
     browser.set_window_size(1280, min(int(height) + 40, 8000))
@@ -90,6 +108,8 @@ def test_balance_report_in_headless_chromium(browser, tmp_path: Path) -> None:
     assert all(isinstance(d, (int, float)) and abs(d - 3.0) < 0.05 for d in durations), durations
     assert all(url.startswith("file:") for url in resources), f"fetched {resources}"
     assert errors == [], errors
+    assert switch.get("beforePaused") is True, switch  # starting B pauses A …
+    assert 1.5 <= switch["afterTime"] < 2.5, switch  # … and B continues from A's moment
     title = browser.find_element("css selector", "h1").text
     assert title == "AutoMix: Auto balance group — song.RPP"
     print(f"screenshot: {shot}")

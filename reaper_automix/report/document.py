@@ -183,8 +183,8 @@ def _previews(previews: Previews, base: Path | None) -> str:
     notes = "".join(f'<p class=warning>{_esc(w)}</p>' for w in previews.warnings)
     return ('<section class=previews><h2 id="listen">Listen: A/B at equal loudness</h2>'
             f"<p>Every preview plays at {target} integrated loudness (BS.1770-4), so what you "
-            "hear is balance and tone, not level. Starting one player pauses the others and "
-            "continues from the same moment. The files are linked, not embedded: keep "
+            "hear is balance and tone, not level. Starting one player while another plays "
+            "switches to it at the same moment. The files are linked, not embedded: keep "
             f"<code>{_esc(previews.directory.name)}/</code> next to this page.</p>"
             f"{''.join(players)}{notes}</section>")
 
@@ -291,22 +291,18 @@ figcaption { color: var(--muted); font-size: .9rem; }
 code { background: #f4f6f8; padding: 0 .2rem; border-radius: 3px; }
 """
 
-# A/B: starting one player pauses the others and continues from where the last one was.
+# A/B: starting one player while another plays pauses that one and continues from its moment.
 _SCRIPT = """
 (function () {
   var players = Array.prototype.slice.call(document.querySelectorAll('.previews audio'));
-  var position = 0;
   players.forEach(function (player) {
     player.addEventListener('play', function () {
+      var from = null;
       players.forEach(function (other) {
-        if (other !== player && !other.paused) { position = other.currentTime; other.pause(); }
+        if (other !== player && !other.paused) { from = other.currentTime; other.pause(); }
       });
-      if (Math.abs(player.currentTime - position) > 0.05 && position < (player.duration || 0)) {
-        player.currentTime = position;
-      }
+      if (from !== null && from < (player.duration || 0)) { player.currentTime = from; }
     });
-    player.addEventListener('timeupdate', function () { if (!player.paused) position = player.currentTime; });
-    player.addEventListener('seeked', function () { position = player.currentTime; });
   });
 })();
 """
