@@ -23,6 +23,11 @@ def test_settings_answers_are_parsed_or_refused_by_name() -> None:
         parse_settings(["f0", "no", "maybe", "no", "no"])
     with pytest.raises(ValueError, match="open report in browser '': type yes or no"):
         parse_settings(["f0", "no", "yes", "", "no"])
+    assert parse_settings(["f0", "no", "no", "no", "no", " Headless"]).render == "headless"
+    assert parse_settings(["f0", "no", "no", "no", "no", ""]).render == "auto"
+    assert parse_settings(["f0", "no", "no", "no", "no"]).render == "auto"
+    with pytest.raises(ValueError, match="render 'always': type one of auto, reaper, headless"):
+        parse_settings(["f0", "no", "no", "no", "no", "always"])
 
 
 def test_undo_description_names_at_most_four_folders() -> None:

@@ -17,7 +17,7 @@ from ..analysis.spectrum import SpectrumRecorder
 from ..hosts.rpp import open_project
 from ..jobs.balance import BalanceReport, GroupBalance, TrackBalance, plan_balance
 from ..session import FADER_MAX_DB
-from . import add_report_options, add_skip_missing, write_report_files
+from . import add_report_options, add_skip_missing, add_skip_unplayable, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,6 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the balanced project here instead")
     add_skip_missing(parser)
+    add_skip_unplayable(parser)
     add_report_options(parser)
     parser.set_defaults(run=run)
 
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             method=args.method,
             recursive=args.recursive,
             skip_missing=args.skip_missing,
+            skip_unplayable=args.skip_unplayable,
             spectra=spectra,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),

@@ -2,9 +2,11 @@
 
 The first balances the folders chosen by the selection (selected folder tracks, or the folder
 around any selected track) in the worker job ``balance`` and writes the children's faders as one
-undo point; the second asks for the method, recursion and report options (the report options
-are shared by every action, see :mod:`.report`) and keeps them in the project (project
-ext-state). Standard library only: this runs inside REAPER.
+undo point; children only REAPER can play (MIDI, instruments, other plug-ins) are rendered by
+REAPER first (:mod:`.stems`). The second asks for the method, recursion, report and render
+options (report and render options are shared by every action, see :mod:`.report` and
+:mod:`.stems`) and keeps them in the project (project ext-state). Standard library only: this
+runs inside REAPER.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..session import Track
+from ..audio.playable import RENDER_MODES, analysed_children, tracks_to_render
+from ..session import Project, Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
 from .report import CAPTIONS as REPORT_CAPTIONS
 from .report import YES, ReportSettings, deliver, parse_yes_no, yes_no
+from .stems import StemRequest, load_render_mode, save_render_mode
 
 METHODS = ("centroid", "f0", "lufs")
 SECTION = "reaper-automix"
 SETTINGS_TITLE = "AutoMix: Auto balance group (settings)"
+CAPTIONS = ("Method (centroid/f0/lufs)", "Recursive (yes/no)", *REPORT_CAPTIONS,
+            "Render (auto/reaper/headless)")
 
 
 @dataclass
@@ -32,6 +38,7 @@ class BalanceSettings:
     method: str = "centroid"
     recursive: bool = False
     report: ReportSettings = field(default_factory=ReportSettings)  # shared by every action
+    render: str = RENDER_MODES[0]  # who renders what the headless renderer cannot play (all actions)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> BalanceSettings:
@@ -41,24 +48,30 @@ class BalanceSettings:
         method = get("balance_method")
         return cls(method=method if method in METHODS else cls.method,
                    recursive=get("balance_recursive") in YES,
-                   report=ReportSettings.load(api, proj))
+                   report=ReportSettings.load(api, proj),
+                   render=load_render_mode(api, proj))
 
     def save(self, api: ReaperApi, proj: str) -> None:
         api.set_project_ext_state(proj, SECTION, "balance_method", self.method)
         api.set_project_ext_state(proj, SECTION, "balance_recursive", yes_no(self.recursive))
         self.report.save(api, proj)
+        save_render_mode(api, proj, self.render)
 
     def answers(self) -> list[str]:
-        return [self.method, yes_no(self.recursive), *self.report.answers()]
+        return [self.method, yes_no(self.recursive), *self.report.answers(), self.render]
 
 
 def parse_settings(values: list[str]) -> BalanceSettings:
-    """The answers of the settings dialog; ValueError names the bad one."""
-    method, recursive = (v.strip().lower() for v in values[:2])
+    """The answers of the settings dialog, in :data:`CAPTIONS` order (an empty render answer:
+    auto); ValueError names the bad one."""
+    method, recursive, *report, render = (v.strip().lower() for v in [*values, ""][:6])
+    render = render or RENDER_MODES[0]
     if method not in METHODS:
         raise ValueError(f"method {method!r}: type one of {', '.join(METHODS)}")
+    if render not in RENDER_MODES:
+        raise ValueError(f"render {render!r}: type one of {', '.join(RENDER_MODES)}")
     return BalanceSettings(method, parse_yes_no("recursive", recursive),
-                           ReportSettings.parse(values[2:]))
+                           ReportSettings.parse(report), render)
 
 
 # ------------------------------------------------------------------------------- actions
@@ -67,8 +80,7 @@ def configure(api: ReaperApi) -> bool:
     proj, _ = api.current_project()
     current = BalanceSettings.load(api, proj)
     values = api.user_inputs(
-        SETTINGS_TITLE, ["Method (centroid/f0/lufs)", "Recursive (yes/no)", *REPORT_CAPTIONS],
-        current.answers(),
+        SETTINGS_TITLE, list(CAPTIONS), current.answers(),
     )
     if values is None:
         return False
@@ -81,7 +93,8 @@ def configure(api: ReaperApi) -> bool:
     report = settings.report
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, recursive "
                 f"{yes_no(settings.recursive)}, write report {yes_no(report.write)}, open it "
-                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}\n")
+                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}, "
+                f"render {settings.render}\n")
     return True
 
 
@@ -91,8 +104,9 @@ def run(api: ReaperApi) -> bool:
         action.offer_cancel(api)
         return False
     proj, project_file = api.current_project()
+    settings = BalanceSettings.load(api, proj)
     host = LiveHost(api, proj)
-    project = host.read(media=False)
+    project = host.read(media=settings.render != "headless")  # items and FX: who plays what
     by_pointer = {host.pointer(t): t for t in project.tracks}
     selected = [by_pointer[p] for p in api.selected_tracks(proj) if p in by_pointer]
     folders = folders_for_selection(selected)
@@ -102,17 +116,35 @@ def run(api: ReaperApi) -> bool:
             "sets the faders of a folder's child tracks so that they sound equally loud.",
             action.TITLE)
         return False
-    settings = BalanceSettings.load(api, proj)
     names = [f.display_name for f in folders]
+    stems = stem_request(host, project, folders, settings)
     spec = action.JobSpec(
         job="balance",
         label="balance " + ", ".join(names),
         params={"groups": [f.guid for f in folders], "method": settings.method,
                 "recursive": settings.recursive, "skip_missing": False,
+                "skip_unplayable": stems is None,  # headless, or nothing REAPER must render
                 **settings.report.job_params("balance", project_file)},
         apply=lambda result: apply_result(api, proj, result, undo_description(names), settings),
+        stems=stems,
     )
     return action.start(api, proj, spec)
+
+
+def stem_request(host: LiveHost, project: Project, folders: list[Track],
+                 settings: BalanceSettings) -> StemRequest | None:
+    """The tracks REAPER renders for this balance: what the folders' analysis hears that the
+    headless renderer cannot play (``render: auto``), or all of it (``reaper``)."""
+    if settings.render == "headless" or project.length <= 0:
+        return None
+    balanced = [*folders, *(t for f in folders if settings.recursive for t in f.descendants()
+                            if t.is_folder)]
+    chosen = tracks_to_render([c for f in balanced for c in analysed_children(f)],
+                              settings.render)
+    if not chosen:
+        return None
+    return StemRequest([(host.pointer(t), t) for t in chosen], 0.0, project.length,
+                       project.sample_rate)
 
 
 def folders_for_selection(selected: list[Track]) -> list[Track]:
