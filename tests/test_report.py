@@ -410,3 +410,45 @@ def test_a_report_that_cannot_be_written_does_not_cost_the_result(session: Path,
     assert result["files"]["report"] is None and "Error" in result["files"]["error"]
     (line,) = deliver(FakeApi(opens=True), result, ReportSettings(True, True), str(session))
     assert line.startswith("The report could not be written (")
+
+
+@pytest.mark.parametrize("post_fader", [False, True])
+def test_previews_play_reaper_s_renders_with_the_new_faders(tmp_path: Path,
+                                                            post_fader: bool) -> None:
+    """Tracks only REAPER plays come from its renders (pre-fader, or REAPER 6's post-fader ones
+    made at the old fader): the after preview applies the new fader to them."""
+    from .reaper_sim import add_midi
+
+    t = np.arange(2 * SR) / SR
+    guitar = np.stack([0.2 * np.sin(2 * np.pi * 330 * t)] * 2, axis=1).astype(np.float32)
+    synth = np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * 2, axis=1).astype(np.float32)
+    write_audio(tmp_path / "guitar.wav", guitar, SR)
+    path = write_project(tmp_path / "p.RPP", [
+        TrackSpec("Guitar", items=[ItemSpec("guitar.wav", 0.0, 2.0)]),
+        TrackSpec("Synth", volume=0.5)], sample_rate=SR)
+    add_midi(path, "Synth", [(0.0, 2.0)])
+    before, after = open_project(path), open_project(path)
+    after.track("Synth").volume = 0.25
+    unrendered = write_previews(tmp_path / "headless", before, after)
+    assert any("'Synth' (MIDI items" in w and "headless renderer" in w
+               for w in unrendered.warnings)
+    render_file = write_audio(tmp_path / "synth.wav", synth * (0.5 if post_fader else 1.0), SR)
+    render = {"rendered": {before.track("Synth").guid: str(render_file)},
+              "rendered_post_fader": post_fader}
+    previews = write_previews(tmp_path / "ab", before, after, render=render)
+    assert previews.warnings == ()
+    for item, synth_gain in zip(previews.items, (0.5, 0.25)):
+        audio, _ = sf.read(str(item.path), dtype="float32", always_2d=True)
+        unmatched = audio / 10 ** (item.gain_db / 20)
+        np.testing.assert_allclose(unmatched, guitar + synth_gain * synth, atol=2e-4)
+
+
+def test_previews_say_when_a_render_holds_the_old_faders(session: Path, tmp_path: Path) -> None:
+    before, after = open_project(session), open_project(session)
+    after.track("Pad").volume_db = -9.0
+    render = write_audio(tmp_path / "keys.wav", np.zeros((int(SECONDS * SR), 2)), SR)
+    previews = write_previews(tmp_path / "ab", before, after,
+                              render={"rendered": {before.track("Keys").guid: str(render)}})
+    assert previews.warnings == ("track 'Keys' plays in the previews from REAPER's render, made "
+                                 "with its children's faders as they were: the after preview "
+                                 "does not hear their new faders",)

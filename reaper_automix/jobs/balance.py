@@ -250,8 +250,12 @@ def _publish(asked: ReportRequest, request: dict[str, Any], report: BalanceRepor
     from ..report.balance import publish_balance  # matplotlib: imported only for a report
 
     before = _open_snapshot(request) if asked.preview_dir else None
+    render = {"rendered": request.get("rendered") or None,
+              "rendered_start": float(request.get("rendered_start", 0.0)),
+              "rendered_post_fader": bool(request.get("rendered_post_fader", False))}
     return job_files(asked, partial(publish_balance, report.to_json(), spectra), before=before,
-                     after=project, skip_missing=bool(request.get("skip_missing", False)))
+                     after=project, skip_missing=bool(request.get("skip_missing", False)),
+                     render=render)
 
 
 def _open_snapshot(request: dict[str, Any]) -> Project:

@@ -21,7 +21,7 @@ from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
 from .report import CAPTIONS as REPORT_CAPTIONS
-from .report import YES, ReportSettings, deliver, parse_yes_no, yes_no
+from .report import YES, ReportSettings, deliver, parse_yes_no, preview_stems, yes_no
 from .stems import StemRequest, load_render_mode, save_render_mode
 
 METHODS = ("centroid", "f0", "lufs")
@@ -134,13 +134,17 @@ def run(api: ReaperApi) -> bool:
 def stem_request(host: LiveHost, project: Project, folders: list[Track],
                  settings: BalanceSettings) -> StemRequest | None:
     """The tracks REAPER renders for this balance: what the folders' analysis hears that the
-    headless renderer cannot play (``render: auto``), or all of it (``reaper``)."""
+    headless renderer cannot play (``render: auto``), or all of it (``reaper``), and for A/B
+    previews the rest of the mix that only REAPER plays."""
     if settings.render == "headless" or project.length <= 0:
         return None
     balanced = [*folders, *(t for f in folders if settings.recursive for t in f.descendants()
                             if t.is_folder)]
-    chosen = tracks_to_render([c for f in balanced for c in analysed_children(f)],
-                              settings.render)
+    analysed = [c for f in balanced for c in analysed_children(f)]
+    chosen = tracks_to_render(analysed, settings.render)
+    if settings.report.wants_previews:  # the previews hear the whole mix
+        extra = {id(t): t for t in preview_stems(project, analysed)}
+        chosen = sorted({**extra, **{id(t): t for t in chosen}}.values(), key=lambda t: t.index)
     if not chosen:
         return None
     return StemRequest([(host.pointer(t), t) for t in chosen], 0.0, project.length,

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..audio.playable import tracks_to_render
+from ..session import Project, Track
 from .api import ReaperApi
 
 SECTION = "reaper-automix"
@@ -54,14 +56,29 @@ class ReportSettings:
         return cls(*(parse_yes_no(caption.split(" (")[0].lower(), value)
                      for caption, value in zip(CAPTIONS, values)))
 
+    @property
+    def wants_previews(self) -> bool:
+        return self.write and self.previews
+
     def job_params(self, action: str, project_file: str) -> dict[str, Any]:
         """What the worker request needs to write the report (nothing when it is off)."""
         if not self.write:
             return {}
         name = report_name(action, project_file)
         return {"report": {"html": f"{JOB_FOLDER}/{name}.html",
-                           "preview": f"{JOB_FOLDER}/{name}-preview" if self.previews else None,
+                           "preview": f"{JOB_FOLDER}/{name}-preview" if self.wants_previews
+                           else None,
                            "project": project_file}}
+
+
+def preview_stems(project: Project, analysed: list[Track]) -> list[Track]:
+    """What else REAPER must render for the previews to hear the whole mix as it plays: the
+    tracks reaching the master that only REAPER plays (see ``tracks_to_render``), except those
+    holding an analysed track (a render of them would keep its old fader)."""
+    inside = {id(t) for t in analysed}
+    mix = [t for t in project.top_level if t.main_send and not t.mute]
+    return [t for t in tracks_to_render(mix)
+            if not any(id(d) in inside for d in (t, *t.descendants()))]
 
 
 def report_name(action: str, project_file: str) -> str:

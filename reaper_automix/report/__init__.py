@@ -53,13 +53,15 @@ def publish(
     data: Mapping[str, Any] | None = None,
     reference: str | Path | None = None,
     skip_missing: bool = False,
+    render: Mapping[str, Any] | None = None,
 ) -> Published:
     """Write the previews (if ``preview_dir``), then the page (if ``html``).
 
     ``sections`` is called only when a page is written (figures take time to draw); ``project``
     names the project on the page; ``before`` and ``after`` are the project as it was and as
     the action leaves it (the model, unsaved changes included); ``data`` is the action's JSON
-    report, embedded in the page; ``reference`` adds a loudness-matched ``reference.wav``."""
+    report, embedded in the page; ``reference`` adds a loudness-matched ``reference.wav``;
+    ``render`` hands REAPER's renders to the previews' renderer (see ``write_previews``)."""
     from .document import Report
     from .previews import write_previews
 
@@ -68,7 +70,7 @@ def publish(
         if before is None:
             raise ValueError("previews need the project as it was before the action")
         previews = write_previews(preview_dir, before, after, reference=reference,
-                                  skip_missing=skip_missing)
+                                  skip_missing=skip_missing, render=render)
     page = None
     if html is not None:
         page = Report(title, list(sections()), project=project, previews=previews,

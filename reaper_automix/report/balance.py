@@ -50,13 +50,14 @@ def publish_balance(
     before: Project | None,
     after: Project,
     skip_missing: bool = False,
+    render: Mapping[str, Any] | None = None,
 ) -> Published:
     """Write the page and previews of one balance run (see :func:`reaper_automix.report.publish`)."""
     name = Path(project).name if project else "project"
     return publish(lambda: [balance_section(report, spectra.spectra if spectra else None)],
                    html=html, preview_dir=preview_dir, title=f"AutoMix: {TITLE} — {name}",
                    project=project, before=before, after=after, data=report,
-                   skip_missing=skip_missing)
+                   skip_missing=skip_missing, render=render)
 
 
 def balance_section(report: Mapping[str, Any],

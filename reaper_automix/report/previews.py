@@ -9,6 +9,7 @@ then balance and tone, not level. Files are 24-bit WAV at the project rate, ster
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from ..analysis.loudness import LoudnessMeter, TooShortError, amplitude_to_db, sample_peak
 from ..audio.io import read_audio, resample, write_audio
+from ..audio.playable import tracks_to_render, unplayable_reason
 from ..audio.render import Renderer
 from ..session import Project
 
@@ -63,19 +65,58 @@ def write_previews(
     *,
     reference: str | Path | None = None,
     skip_missing: bool = False,
+    render: Mapping[str, Any] | None = None,
 ) -> Previews:
     """Render both projects' master mixes (and read the reference), match their loudness and
-    write ``before.wav``, ``after.wav`` (and ``reference.wav``) into ``directory``."""
-    mixes: dict[str, np.ndarray] = {}
-    warnings: list[str] = []
-    for name, project in (("before", before), ("after", after)):
-        renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0)  # one pass
-        mixes[name] = renderer.mix()
-        warnings.extend(w for w in renderer.warnings if w not in warnings)
+    write ``before.wav``, ``after.wav`` (and ``reference.wav``) into ``directory``.
+
+    ``render`` holds the :class:`Renderer` options that hand over REAPER's renders of tracks the
+    headless renderer cannot play (``rendered``, ``rendered_start``, ``rendered_post_fader``);
+    tracks it still cannot play are named in the warnings."""
+    options = dict(render or {})
+    with tempfile.TemporaryDirectory(prefix="automix-previews-") as scratch:
+        if options.get("rendered") and options.get("rendered_post_fader"):
+            options = _pre_fader_renders(before, options, Path(scratch), skip_missing)
+        mixes: dict[str, np.ndarray] = {}
+        warnings = _unheard(before, after, options)
+        for name, project in (("before", before), ("after", after)):
+            renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0, **options)
+            mixes[name] = renderer.mix()
+            warnings.extend(w for w in renderer.warnings if w not in warnings)
     rate = after.sample_rate
     if reference is not None:
         mixes["reference"] = load_reference(reference, rate)
     return write_matched(directory, mixes, rate, warnings)
+
+
+def _pre_fader_renders(before: Project, options: Mapping[str, Any], folder: Path,
+                       skip_missing: bool) -> dict[str, Any]:
+    """REAPER's post-fader renders (REAPER 6) turned into pre-fader files once, with the faders
+    they were made at (``before``), so that the after mix applies its new faders to them."""
+    renderer = Renderer(before, skip_missing=skip_missing, cache_bytes=0, **options)
+    files = {}
+    for track in before.tracks:
+        if renderer.rendered_track_path(track) is not None:
+            audio = renderer.rendered_track(track, renderer.n_samples())
+            files[track.guid] = write_audio(folder / f"{len(files)}.wav", audio,
+                                            before.sample_rate)
+    return {**options, "rendered": files, "rendered_start": 0.0, "rendered_post_fader": False}
+
+
+def _unheard(before: Project, after: Project, options: Mapping[str, Any]) -> list[str]:
+    """What the previews cannot play as REAPER does: tracks only REAPER plays that it did not
+    render, and REAPER renders of tracks whose children's faders the action moved."""
+    probe = Renderer(after, **options)
+    roots = [t for t in after.top_level if t.main_send and not t.mute]
+    notes = [f"track {t.display_name!r} ({unplayable_reason(t)}) plays in the previews as the "
+             "headless renderer plays it (MIDI silent, other plug-ins skipped); REAPER plays it "
+             "differently" for t in tracks_to_render(roots) if probe.rendered_track_path(t) is None]
+    faders = {t.guid: t.volume for t in before.tracks}
+    notes += [f"track {t.display_name!r} plays in the previews from REAPER's render, made with "
+              "its children's faders as they were: the after preview does not hear their new "
+              "faders" for t in after.tracks if probe.rendered_track_path(t) is not None
+              and any(faders.get(d.guid) != d.volume for d in t.descendants())]
+    return notes
 
 
 def load_reference(path: str | Path, sample_rate: int) -> np.ndarray:

@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from reaper_automix.audio.io import write_audio
 from reaper_automix.hosts.rpp import open_project
 from reaper_automix.reaper import action
 from reaper_automix.report.document import embedded_data
@@ -21,6 +23,7 @@ from ..reaper_sim import (
     SETTINGS_ACTION,
     YES,
     SimReaper,
+    add_midi,
     fake_python,
     repo_python,
     write_worker_config,
@@ -119,6 +122,33 @@ def test_settings_are_kept_in_the_project_and_used(demo, resource, tmp_path):
     assert f'src="{previews.name}/before.wav"' in page  # linked next to the page
     assert f"Report written to {report}" in sim.console_text
     assert sim.opened == [str(report)]  # opened with SWS's CF_ShellExecute
+
+
+def test_report_previews_hear_what_only_reaper_plays(resource, tmp_path):
+    """With A/B previews on, REAPER also renders the tracks of the mix only it plays (a MIDI
+    synth outside the balanced folder), so that the previews hear the whole mix."""
+    song = tmp_path / "song"
+    (song / "media").mkdir(parents=True)
+    t = np.arange(2 * 48000) / 48000
+    for name, frequency in (("a", 220.0), ("b", 330.0)):
+        write_audio(song / "media" / f"{name}.wav", 0.2 * np.sin(2 * np.pi * frequency * t), 48000)
+    path = write_project(song / "s.RPP", [
+        TrackSpec("Keys", children=[TrackSpec("A", items=[ItemSpec("media/a.wav", 0.0, 2.0)]),
+                                    TrackSpec("B", items=[ItemSpec("media/b.wav", 0.0, 2.0)])]),
+        TrackSpec("Synth")], sample_rate=48000)
+    add_midi(path, "Synth", [(0.0, 2.0)])
+    sim = SimReaper(path, resource)
+    sim.project_ext.update({("reaper-automix", "report"): "yes",
+                            ("reaper-automix", "report_preview"): "yes"})
+    sim.select("Keys")
+    run_balance(sim)
+    (render,) = sim.renders
+    assert render["selected"] == ["Synth"], "the analysis needs no render; the previews do"
+    page = (song / "s.automix-balance.html").read_text(encoding="utf-8")
+    assert "headless renderer" not in page, "no track of the previews was left unheard"
+    assert sorted(p.name for p in (song / "s.automix-balance-preview").iterdir()) == [
+        "after.wav", "before.wav"]
+    assert sim.undo_blocks and sim.opened == []  # report on, opening it off
 
 
 def test_running_again_and_answering_no_keeps_the_job(demo, resource):
