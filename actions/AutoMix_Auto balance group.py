@@ -28,6 +28,7 @@
 #   reaper_automix/reaper/balance.py
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
+#   reaper_automix/reaper/report.py
 #   reaper_automix/reaper/roles.py
 #   reaper_automix/reaper/snapshot.py
 #   reaper_automix/reaper/stems.py

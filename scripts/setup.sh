@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(iem-plugin-suite-vst)
+# iem-plugin-suite-vst: golden tests; chromium + chromium-driver: the report's browser test
+# libfluidsynth3 + fluid-soundfont-gm: the role classifier test renders new parts as its data was
+SYSTEM_PACKAGES=(iem-plugin-suite-vst chromium chromium-driver libfluidsynth3 fluid-soundfont-gm)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

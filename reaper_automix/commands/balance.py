@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
-from ..hosts.rpp import open_project
 from ..analysis.role_offsets import load_role_offsets
 from ..analysis.roles import ROLES
+from ..analysis.spectrum import SpectrumRecorder
 from ..decisions.balance import LEVELS
-from ..jobs.balance import FADER_ROOM_DB, METHODS, BalanceReport, plan_balance
-from . import add_skip_missing, add_skip_unplayable
+from ..hosts.rpp import open_project
+from ..jobs.balance import (
+    FADER_ROOM_DB,
+    METHODS,
+    BalanceReport,
+    GroupBalance,
+    TrackBalance,
+    plan_balance,
+)
+from ..session import FADER_MAX_DB
+from . import add_report_options, add_skip_missing, add_skip_unplayable, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,6 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", help="write the balanced project here instead")
     add_skip_missing(parser)
     add_skip_unplayable(parser)
+    add_report_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -77,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if (roles or role_offsets) and args.method != "role":
         raise ValueError("--role and --offsets set role targets: use them with --method role")
     project = open_project(args.project)
+    spectra = SpectrumRecorder(project.sample_rate) if args.report else None
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("balancing", total=1.0)
         report = plan_balance(
@@ -89,18 +103,24 @@ def run(args: argparse.Namespace) -> int:
             recursive=args.recursive,
             skip_missing=args.skip_missing,
             skip_unplayable=args.skip_unplayable,
+            spectra=spectra,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),
         )
     for message in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
+    data = report.to_json()
+    files = None
+    if args.report or args.preview:
+        from ..report.balance import publish_balance  # matplotlib: imported only for a report
+
+        files = write_report_files(args, console, partial(publish_balance, data, spectra),
+                                   project)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(data if files is None else {**data, "files": files}, indent=2,
+                         ensure_ascii=False))
     else:
-        Console().print(report_table(report))
-        for group in report.groups:
-            for line in group.summary:
-                Console().print(f"[bold]{group.name}[/bold]: {line}")
+        Console().print(report_view(report))
     if args.dry_run:
         console.print("dry run: nothing written")
         return 0
@@ -121,41 +141,112 @@ def parse_role_options(values: list[str]) -> dict[str, str]:
     return roles
 
 
-def report_table(report: BalanceReport) -> Table:
-    table = Table(title=f"Auto balance group — method {report.method}, level {report.level}")
-    roles = report.method == "role"
-    columns = ("group", "track", *(("role", "offset") if roles else ()), "loudness", "gain",
-               "fader before", "fader after", "note")
-    for column in columns:
-        table.add_column(column, justify="right" if column in ("loudness", "gain", "offset") else "left")
+#: Width of the track column: with the other columns at their widest the table fits 80 columns.
+NAME_WIDTH = 24
+
+
+def report_view(report: BalanceReport) -> Group:
+    """The report for a terminal: a table whose cells never wrap at 80 columns (long names are
+    shortened with "…"), for method ``role`` a second table of the roles and their offsets, then
+    numbered notes (reasons, the fader-top shift) and each folder's outcome as plain text."""
+    table = Table(title=f"Auto balance group — method {report.method}, level {report.level}",
+                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("track", no_wrap=True, overflow="ellipsis", max_width=NAME_WIDTH)
+    table.add_column("band Hz", no_wrap=True)
+    table.add_column("LUFS", justify="right", no_wrap=True)
+    table.add_column("fader dB", justify="right", no_wrap=True)
+    table.add_column("move", justify="right", no_wrap=True)
+    table.add_column("note", no_wrap=True)
+    notes: list[str] = []
+
+    def mark(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
     for group in report.groups:
-        table.add_row(f"[bold]{group.name}[/bold]", *[""] * (len(columns) - 1))
+        shift = mark(_shift_note(group)) if group.level_shift_db < 0 and not group.summary else ""
+        table.add_row(Text(group.name, style="bold"), "target", _num(_target(group)), "", "",
+                      shift)
         for track in group.tracks:
-            role_cells = (_role(track), _db(track.offset_db, " dB")) if roles else ()
-            table.add_row(
-                "",
-                track.name,
-                *role_cells,
-                _db(track.loudness_db, " LUFS"),
-                _db(track.gain_db, " dB"),
-                _db(track.volume_before_db, " dB"),
-                _db(track.volume_after_db, " dB"),
-                ("" if track.active else "[yellow]inactive[/yellow] ") + (track.reason or "")
-                + (f"[yellow]{track.note}[/yellow]" if track.note else ""),
-            )
+            note = "" if track.active and not track.reason else mark(_reason_note(track))
+            if track.active and track.volume_after_db >= FADER_MAX_DB - 0.005:
+                note = f"top {note}".strip()
+            table.add_row(Text("  " + track.name), _band(track.band_hz), _num(track.loudness_db),
+                          f"{_num(track.volume_before_db)}→{_num(track.volume_after_db)}",
+                          _num(_move(track)), note)
+    parts = [table, *([role_table(report)] if report.method == "role" else [])]
+    parts += [Text(f"[{number}] {text}") for number, text in enumerate(notes, start=1)]
+    parts += [Text(f"{group.name}: {line}") for group in report.groups for line in group.summary]
+    return Group(*parts)
+
+
+#: How the terminal names where a role came from (``TrackBalance.role_source``).
+SOURCE_TEXT = {"user": "engineer", "name": "name", "audio": "audio", "default": "default"}
+
+
+def role_table(report: BalanceReport) -> Table:
+    """Method ``role``: each child's role, where it came from (the engineer, the track's name,
+    the audio classifier with its probability), and the target offset it gives."""
+    table = Table(title=f"Roles — offsets from the {report.role_offsets or 'shipped'} table",
+                  box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+    table.add_column("track", no_wrap=True, overflow="ellipsis", max_width=NAME_WIDTH)
+    table.add_column("role", no_wrap=True, overflow="ellipsis", max_width=16)
+    table.add_column("from", no_wrap=True)
+    table.add_column("offset dB", justify="right", no_wrap=True)
+    for group in report.groups:
+        table.add_row(Text(group.name, style="bold"), "", "", "")
+        for track in group.tracks:
+            table.add_row(Text("  " + track.name), track.role or "–", _source(track),
+                          _num(track.offset_db) if track.role else "–")
     return table
 
 
-def _role(track) -> str:  # noqa: ANN001 (TrackBalance)
+def _source(track: TrackBalance) -> str:
     if track.role is None:
         return "–"
-    sure = "" if track.role_source in ("user", "default") else f" {track.role_confidence:.0%}"
-    return f"{track.role} ({track.role_source}{sure})"
+    text = SOURCE_TEXT.get(track.role_source or "", track.role_source or "")
+    if track.role_source in ("name", "audio") and track.role_confidence is not None:
+        text += f" {track.role_confidence:.0%}"
+    return text
 
 
-def _db(value: float | None, unit: str) -> str:
+def _shift_note(group: GroupBalance) -> str:
+    shift = -group.level_shift_db
+    return (f"{group.name}: every fader is {shift:.1f} dB lower than the rule asks, to stay "
+            f"under REAPER's +{FADER_MAX_DB:.0f} dB fader top; raise the folder fader "
+            f"{shift:.1f} dB for a -0.1 dBFS peak.")
+
+
+def _reason_note(track: TrackBalance) -> str:
+    """Why a child was left alone, or why its band is not the one asked for."""
+    if track.active:
+        return f"{track.name}: {track.reason}"
+    return f"{track.name}: left alone: {track.reason or 'not measured'}"
+
+
+def _target(group: GroupBalance) -> float | None:
+    """The CFB loudness every balanced child has at its fader."""
+    return None if group.target_db is None else group.target_db + group.level_shift_db
+
+
+def _move(track: TrackBalance) -> float | None:
+    if not track.active:
+        return None
+    return track.volume_after_db - track.volume_before_db
+
+
+def _band(band: tuple[float, float] | None) -> str:
+    return "" if band is None else f"{_hz(band[0])}–{_hz(band[1])}"
+
+
+def _hz(value: float) -> str:
+    return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"
+
+
+def _num(value: float | None) -> str:
     if value is None:
         return "–"
     if value == float("-inf"):
-        return "-inf" + unit
-    return f"{value:+.2f}{unit}"
+        return "-inf"
+    return f"{value:+.1f}"

@@ -18,6 +18,7 @@ from typing import Any
 from ..analysis.cfb import METHODS as CFB_METHODS
 from ..analysis.role_offsets import RoleOffsets, shipped_role_offsets
 from ..analysis.roles import EXT_KEY, RoleGuess, parse_role, role_from_name
+from ..analysis.spectrum import SpectrumRecorder
 from ..audio.playable import (
     UnplayableTracksError,
     analysed_children,
@@ -29,6 +30,7 @@ from ..audio.playable import (
 from ..audio.render import Renderer
 from ..decisions.balance import LEVELS, decide_balance
 from ..hosts.rpp import open_project
+from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
 
@@ -90,9 +92,11 @@ class GroupBalance:
         """The group's outcome in words (shown by the CLI and in REAPER's console)."""
         lines = []
         if self.level == "keep" and self.loudness_before_lufs is not None:
+            after = self.loudness_after_lufs + self.folder_shift_db  # through the folder fader
             lines.append(f"level kept: children {self.loudness_before_lufs:.1f} LUFS before, "
-                         f"{self.loudness_after_lufs:.1f} LUFS after"
-                         + (f" (folder fader {self.folder_shift_db:+.1f} dB)" if self.folder_shift_db else ""))
+                         f"{after:.1f} LUFS after"
+                         + (f" (their faders {self.level_shift_db:+.1f} dB, the folder fader "
+                            f"{self.folder_shift_db:+.1f} dB)" if self.folder_shift_db else ""))
         elif self.level == "peak" and self.target_db is not None:
             lines.append(f"peak rule: the children peak at -0.1 dBFS (target {self.target_db:+.1f} dB)")
         lines.extend(self.notes)
@@ -110,10 +114,10 @@ class GroupBalance:
 @dataclass
 class BalanceReport:
     method: str
-    level: str = "keep"
-    role_offsets: str | None = None  # "shipped" or the user's table (method "role")
     groups: list[GroupBalance] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    level: str = "keep"
+    role_offsets: str | None = None  # "shipped" or the user's table (method "role")
 
     def to_json(self) -> dict[str, Any]:
         return _finite(asdict(self))
@@ -171,6 +175,7 @@ def plan_balance(
     level: str = "keep",
     roles: Mapping[str, str] | None = None,
     role_offsets: RoleOffsets | None = None,
+    spectra: SpectrumRecorder | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> BalanceReport:
@@ -186,7 +191,8 @@ def plan_balance(
     Method ``role``: each child's offset is its role's in ``role_offsets`` (default: the shipped
     table). ``roles`` maps a track name or GUID to the role the engineer chose; otherwise a role
     saved in the project (track ext-state ``automix_role``), then the track's (or its takes')
-    name decide, then the audio role classifier.
+    name decide, then the audio role classifier. ``spectra``, when given (for the report), records
+    each analysed child's long-term spectrum by GUID.
     """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -213,7 +219,7 @@ def plan_balance(
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
         report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, level,
-                                             chosen, role_offsets))
+                                             chosen, role_offsets, spectra))
         release_freed_memory()
     report.warnings = [*(role_offsets.notes if method == "role" else ()),
                        *map(unplayable_warning, unplayable), *renderer.warnings]
@@ -230,9 +236,12 @@ def plan_balance(
 def _balance_folder(
     renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float], level: str,
     chosen: Mapping[str, RoleGuess], role_offsets: RoleOffsets | None,
+    spectra: SpectrumRecorder | None = None,
 ) -> GroupBalance:
     candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
+    if spectra is not None:
+        loaders = [spectra.recording(c.guid, load) for c, load in zip(candidates, loaders)]
     if method == "role":
         targets = {"roles": [known_role(c, chosen) for c in candidates],
                    "role_offsets": role_offsets.offsets_db}
@@ -364,12 +373,13 @@ def _has_items(track: Track) -> bool:
 
 
 def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
-    """Worker entry point: balance a project snapshot and return the new fader values."""
+    """Worker entry point: balance a project snapshot and return the new fader values (and
+    write the report and previews the request asks for, see :mod:`reaper_automix.report`)."""
+    asked = ReportRequest.from_request(request)
     try:
-        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
-        if request.get("sample_rate"):
-            project.sample_rate = int(request["sample_rate"])
+        project = _open_snapshot(request)
         before = {id(t): t.volume for t in project.tracks}
+        spectra = SpectrumRecorder(project.sample_rate) if asked.html else None
         report = plan_balance(
             project,
             request.get("groups") or None,
@@ -382,9 +392,11 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
             rendered=request.get("rendered") or None,
             rendered_start=float(request.get("rendered_start", 0.0)),
             rendered_post_fader=bool(request.get("rendered_post_fader", False)),
+            spectra=spectra,
             progress=progress,
             cancelled=cancelled,
         )
+        files = _publish(asked, request, report, spectra, project) if asked.wanted else None
     except (OSError, ValueError, LookupError) as exc:  # missing media, bad project, no track
         raise JobError(str(exc)) from exc
     faders = [
@@ -392,4 +404,25 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         for t in project.tracks
         if t.volume != before[id(t)]
     ]
-    return {"faders": faders, "report": report.to_json()}
+    result = {"faders": faders, "report": report.to_json()}
+    return result if files is None else {**result, "files": files}
+
+
+def _publish(asked: ReportRequest, request: dict[str, Any], report: BalanceReport,
+             spectra: SpectrumRecorder | None, project: Project) -> dict[str, Any]:
+    from ..report.balance import publish_balance  # matplotlib: imported only for a report
+
+    before = _open_snapshot(request) if asked.preview_dir else None
+    render = {"rendered": request.get("rendered") or None,
+              "rendered_start": float(request.get("rendered_start", 0.0)),
+              "rendered_post_fader": bool(request.get("rendered_post_fader", False))}
+    return job_files(asked, partial(publish_balance, report.to_json(), spectra), before=before,
+                     after=project, skip_missing=bool(request.get("skip_missing", False)),
+                     render=render)
+
+
+def _open_snapshot(request: dict[str, Any]) -> Project:
+    project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+    if request.get("sample_rate"):
+        project.sample_rate = int(request["sample_rate"])
+    return project
