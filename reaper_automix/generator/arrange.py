@@ -92,9 +92,7 @@ def part_notes(line: Timeline, part: PartSpec, tempo: float,
         "backing_vocal": _legato, "bass": _bass, "chords": _chords, "arpeggio": _arpeggio,
         "strum": _strum, "fx": _fx,
     }
-    source = part.source or {"bass": "bottom", "sustain": "inner", "counter": "inner:0",
-                             "backing_vocal": "inner:0"}.get(part.texture, "top")
-    notes = builders[part.texture](line, line.source(source), part, tempo)
+    notes = builders[part.texture](line, line.source(part.score_part), part, tempo)
     centre = _centre(part)
     shift = 12 * round((centre - _median_pitch(notes)) / 12) if notes else 0
     return [Note(n.start, n.length, _clamp(n.pitch + shift),

@@ -24,7 +24,7 @@ _COMPOSERS = {"chorales": ("bach",), "quartets": ("haydn", "mozart", "beethoven"
               "madrigals": ("monteverdi",), "palestrina": ("palestrina",)}
 _SUFFIXES = (".mxl", ".xml", ".krn", ".musicxml")
 MIN_BARS = 8
-MAX_PIECES_PER_FAMILY = 400
+MAX_PIECES_PER_FAMILY = 400  # chorales: all of them; Palestrina: the first 400 by name
 MAX_FILE_BYTES = 60_000
 
 

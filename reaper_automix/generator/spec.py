@@ -87,6 +87,12 @@ class PartSpec:
         return check_role(part_role(self.texture, self.program))
 
     @property
+    def score_part(self) -> str:
+        """The score part it reads: ``source``, or the texture's default."""
+        return self.source or {"bass": "bottom", "sustain": "inner", "counter": "inner:0",
+                               "backing_vocal": "inner:0"}.get(self.texture, "top")
+
+    @property
     def instrument(self) -> str:
         return "voice (PSOLA syllables)" if self.program == VOCAL else program_name(self.program)
 
