@@ -14,7 +14,12 @@ and §3.1, and REAPER's generated ``reaper_python.py``):
   calls through ctypes itself (``ValidatePtr2``, which it replaces by a version taking an
   integer address); the simulator provides ctypes callbacks there;
 - functions with output buffers return the tuple echoing every argument;
-- state chunks are the RPP text of the track, with the current fader and pan.
+- state chunks are the RPP text of the track, with the current fader and pan and the FX chain
+  as it is now: plug-ins added (``TrackFX_AddByName``, IEM only, written by the .RPP host's own
+  ``append_fx``), renamed (``renamed_name``), enabled/offline, and every IEM parameter set with
+  ``TrackFX_SetParamNormalized`` in the plug-in's state (the IEM state codec). Like the plug-ins,
+  an instance ignores a normalised value equal to its current one, and FdnReverb's network
+  applies revTime only when it changes (:meth:`SimReaper.rev_time_applied`).
 
 :func:`enter_reaper` makes the process look like REAPER's interpreter (``reaper_python``
 importable, a ``__main__`` holding ``obj``, ``RPR_defer`` and ``RPR_atexit``), so that the real
@@ -32,8 +37,10 @@ The model is read with :class:`reaper_automix.hosts.rpp.RppHost`; the file is ne
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import re
+import zlib
 import sys
 import time
 import types
@@ -44,12 +51,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reaper_automix.hosts.rpp import RppHost
+from reaper_automix.hosts.rpp import RppHost, payload_lines, append_fx, write_payload
+from reaper_automix.iem.params import FDNREVERB, f32, identify
+from reaper_automix.iem.state import VstPayload, default_file_name, format_state, payload_params
 from reaper_automix.rpp.document import Block, Line
-from reaper_automix.rpp.tokens import format_number, replace_tokens
+from reaper_automix.rpp.tokens import format_number, quote, replace_tokens
 from reaper_automix.session import FxInstance, Item, Source, Take, Track
 
 CHUNK_LIMIT = 4 * 1024 * 1024
+#: "File: Render project, using the most recent render settings" (auto-close, and not).
+RENDER_ACTIONS = (42230, 41824)
+#: A new project's render settings in REAPER 7 (stems off, entire project, WAV 24-bit).
+RENDER_DEFAULTS: dict[str, Any] = {
+    "RENDER_SETTINGS": 0.0, "RENDER_BOUNDSFLAG": 1.0, "RENDER_STARTPOS": 0.0,
+    "RENDER_ENDPOS": 0.0, "RENDER_SRATE": 0.0, "RENDER_CHANNELS": 2.0, "RENDER_TAILFLAG": 18.0,
+    "RENDER_TAILMS": 1000.0, "RENDER_ADDTOPROJ": 0.0, "RENDER_DITHER": 0.0,
+    "RENDER_NORMALIZE": 0.0, "RENDER_FADEIN": 0.0, "RENDER_FADEOUT": 0.0,
+    "RENDER_FILE": "", "RENDER_PATTERN": "", "RENDER_FORMAT": "ZXZhdxgAAQ==", "RENDER_FORMAT2": "",
+}
+RENDER_NUMBERS = tuple(k for k, v in RENDER_DEFAULTS.items() if isinstance(v, float))
+RENDER_STRINGS = tuple(k for k, v in RENDER_DEFAULTS.items() if isinstance(v, str))
 #: ShowMessageBox answers.
 OK, CANCEL, YES, NO = 1, 2, 6, 7
 _POINTER = re.compile(r"^\((\w+\*|HWND)\)0x([0-9A-F]+)$")
@@ -182,6 +203,20 @@ class SimReaper:
         self.chunk_limit = CHUNK_LIMIT
         self._sources: dict[int, SimSource] = {}
         self._guids: dict[int, _Guid] = {}
+        self._fx_blocks: dict[int, Block] = {}
+        self._fx_values: dict[int, dict[str, float]] = {}
+        self._rev_time: dict[int, float | None] = {}
+        self._pseudo: dict[tuple[int, int], float] = {}
+        self.param_log: list[tuple[str, str, object, float]] = []  # track, FX, param, normalised
+        self.uninstalled: set[str] = set()  # IEM plug-ins TrackFX_AddByName does not find
+        self.loaded_rev_time_applies = True  # a loaded FdnReverb state fires revTime's callback
+        self.app_version = "7.28/linux-x86_64"
+        self.render_settings: dict[str, Any] = dict(RENDER_DEFAULTS)
+        self.ranges = {"time selection": (0.0, 0.0), "loop": (0.0, 0.0)}
+        self.cursor, self.play_state, self.play_position = 0.0, 0, 0.0
+        self.render_outcome = "ok"  # "fail": writes nothing; "cancel": stops half-way
+        self.renders: list[dict[str, Any]] = []  # what each render saw and wrote
+        self.actions: list[int] = []
         self.module = MODULE
         _active = self
 
@@ -207,6 +242,8 @@ class SimReaper:
     def undo(self) -> UndoBlock:
         """Ctrl+Z: revert the last undo block."""
         block = self.undo_blocks.pop()
+        if any(key.startswith("FX") for _, key, _, _ in block.changes):
+            raise NotImplementedError("the simulator undoes fader and pan changes only")
         for guid, key, old, _ in reversed(block.changes):
             self._set_track_field(self.project.track(guid), key, old)
         self.state_changes += 1
@@ -348,7 +385,7 @@ class SimReaper:
 
     # ============================================================== REAPER API: project
     def RPR_GetAppVersion(self) -> str:
-        return "7.28/linux-x86_64"
+        return self.app_version
 
     def RPR_ValidatePtr(self, address: int, ctype: str) -> bool:
         if not isinstance(address, int):
@@ -388,11 +425,29 @@ class SimReaper:
 
     def RPR_GetSetProjectInfo(self, proj: Any, key: str, value: float, is_set: bool) -> float:
         self._check_proj(proj)
-        if key != "PROJECT_SRATE" or is_set:
-            raise KeyError(f"the simulator only reads PROJECT_SRATE, not {key}")
-        doc = self.host.document
-        line = doc.project.line("SAMPLERATE") if doc.project is not None else None
-        return float(line.values[0]) if line is not None and line.values else 0.0
+        if key == "PROJECT_SRATE" and not is_set:
+            doc = self.host.document
+            line = doc.project.line("SAMPLERATE") if doc.project is not None else None
+            return float(line.values[0]) if line is not None and line.values else 0.0
+        if key not in RENDER_NUMBERS:
+            raise KeyError(f"the simulator does not know project setting {key}")
+        if is_set:
+            self.render_settings[key] = float(value)
+            self.state_changes += 1  # whether REAPER counts this is unverified: assume it does
+        return float(self.render_settings[key])
+
+    def RPR_GetSetProjectInfo_String(self, proj: Any, key: str, value: str,
+                                     is_set: bool) -> tuple:
+        self._check_proj(proj)
+        if key == "RENDER_TARGETS":
+            text = ";".join(str(path) for path, _ in self._render_targets())
+            return (True, proj, key, text, is_set)
+        if key not in RENDER_STRINGS:
+            raise KeyError(f"the simulator does not know project string {key}")
+        if is_set:
+            self.render_settings[key] = str(value)
+            self.state_changes += 1
+        return (True, proj, key, self.render_settings[key], is_set)
 
     def RPR_GetProjectTimeSignature2(self, proj: Any, bpm: float, bpi: float) -> tuple:
         self._check_proj(proj)
@@ -403,6 +458,160 @@ class SimReaper:
 
     def RPR_GetResourcePath(self) -> str:
         return str(self.resource_path)
+
+    # ====================================================== REAPER API: transport and render
+    def RPR_GetSet_LoopTimeRange2(self, proj: Any, is_set: bool, is_loop: bool, start: float,
+                                  end: float, allow_autoseek: bool) -> tuple:
+        self._check_proj(proj)
+        key = "loop" if is_loop else "time selection"
+        if is_set:
+            self.ranges[key] = (float(start), float(end))
+        return (proj, is_set, is_loop, *self.ranges[key], allow_autoseek)
+
+    def RPR_GetPlayStateEx(self, proj: Any) -> int:
+        self._check_proj(proj)
+        return self.play_state
+
+    def RPR_GetPlayPositionEx(self, proj: Any) -> float:
+        self._check_proj(proj)
+        return self.play_position if self.play_state else self.cursor
+
+    def RPR_GetCursorPositionEx(self, proj: Any) -> float:
+        self._check_proj(proj)
+        return self.cursor
+
+    def RPR_SetEditCurPos2(self, proj: Any, time: float, move_view: bool, seek_play: bool) -> None:
+        self._check_proj(proj)
+        self.cursor = float(time)
+        if seek_play and self.play_state:
+            self.play_position = self.cursor
+
+    def RPR_OnStopButtonEx(self, proj: Any) -> None:
+        self._check_proj(proj)
+        self.play_state = 0
+
+    def RPR_OnPlayButtonEx(self, proj: Any) -> None:
+        self._check_proj(proj)
+        self.play_state, self.play_position = 1, self.cursor
+
+    def RPR_OnPauseButtonEx(self, proj: Any) -> None:
+        self._check_proj(proj)
+        if self.play_state & 1:
+            self.play_state = 2
+        elif self.play_state & 2:
+            self.play_state = 1
+        else:
+            self.play_state, self.play_position = 2, self.cursor
+
+    def RPR_Main_OnCommandEx(self, command: int, flag: int, proj: Any) -> None:
+        self._check_proj(proj)
+        self.actions.append(int(command))
+        if int(command) not in RENDER_ACTIONS:
+            raise KeyError(f"the simulator does not run action {command}")
+        started = time.perf_counter()
+        self._render()
+        self.renders[-1]["seconds"] = time.perf_counter() - started
+
+    def RPR_Main_OnCommand(self, command: int, flag: int) -> None:
+        self.RPR_Main_OnCommandEx(command, flag, 0)
+
+    def _render_range(self) -> tuple[float, float]:
+        settings, bounds = self.render_settings, int(self.render_settings["RENDER_BOUNDSFLAG"])
+        if bounds == 0:
+            start, end = settings["RENDER_STARTPOS"], settings["RENDER_ENDPOS"]
+        elif bounds == 1:
+            start, end = 0.0, self.project.length
+        elif bounds == 2:
+            start, end = self.ranges["time selection"]
+        else:
+            raise KeyError(f"the simulator does not render bounds {bounds}")
+        tail = int(settings["RENDER_TAILFLAG"]) & (1 << bounds if bounds < 3 else 0)
+        return start, end + (settings["RENDER_TAILMS"] / 1000.0 if tail else 0.0)
+
+    def _render_targets(self) -> list[tuple[Path, Track | None]]:
+        """(file, track; None = master mix) REAPER would write with the settings in force."""
+        settings = self.render_settings
+        source = int(settings["RENDER_SETTINGS"]) & 3
+        folder = Path(settings["RENDER_FILE"] or self.project_file.parent)
+        pattern = settings["RENDER_PATTERN"] or self.project_file.stem
+        extension = {b"evaw": ".wav"}[base64.b64decode(settings["RENDER_FORMAT"] + "==")[:4]]
+
+        def name(track: Track | None) -> str:
+            text = pattern.replace("$project", self.project_file.stem)
+            if track is not None:
+                text = text.replace("$tracknumber", str(track.index + 1))
+                text = text.replace("$track", track.name or f"Track {track.index + 1}")
+            return text + extension
+
+        targets: list[tuple[Path, Track | None]] = []
+        if source in (0, 1):
+            targets.append((folder / name(None), None))
+        if source in (1, 2, 3):
+            targets += [(folder / name(t), t) for t in self._selected_tracks()]
+        if len({path for path, _ in targets}) != len(targets):
+            raise ValueError(f"render targets collide: {targets}")
+        return targets
+
+    def _render(self) -> None:
+        """What REAPER's render writes for the settings in force (no render dialog)."""
+        import numpy as np
+        import soundfile
+
+        from reaper_automix.audio.render import Renderer
+
+        settings = self.render_settings
+        record = {"settings": dict(settings), "selected": [t.name for t in self._selected_tracks()],
+                  "files": [], "bytes": 0, "play_state": self.play_state, "undo_depth": self._undo_depth,
+                  "refresh_depth": self.refresh_depth}
+        self.renders.append(record)
+        if self.render_outcome == "fail":
+            return
+        fmt = base64.b64decode(settings["RENDER_FORMAT"] + "==")
+        subtype = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT", 64: "DOUBLE"}[fmt[4]]
+        rate = int(settings["RENDER_SRATE"]) or int(self.RPR_GetSetProjectInfo(
+            0, "PROJECT_SRATE", 0, False)) or 44100
+        start, end = self._render_range()
+        renderer = Renderer(self.project, skip_missing=True, cache_bytes=0)
+        renderer.sample_rate = rate
+        first, n = int(round(start * rate)), int(round(end * rate))
+        pre_fader = bool(int(settings["RENDER_SETTINGS"]) & 8192)
+        for path, track in self._render_targets():
+            if track is None:
+                audio = sum((self.track_audio(renderer, t, n, fader=True) for t in
+                             self.project.top_level if t.main_send), np.zeros((n, 2), np.float32))
+            else:
+                audio = self.track_audio(renderer, track, n, fader=not pre_fader)
+            audio = audio[first:]
+            if int(settings["RENDER_CHANNELS"]) == 1:
+                audio = audio.mean(axis=1)
+            if self.render_outcome == "cancel":
+                audio = audio[: len(audio) // 2]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(str(path), audio, rate, subtype=subtype)
+            record["files"].append(path)
+            record["bytes"] += path.stat().st_size
+            if self.render_outcome == "cancel":
+                return  # the user pressed Cancel in REAPER's render dialog
+
+    def track_audio(self, renderer: Any, track: Track, n: int, *, fader: bool) -> Any:
+        """What REAPER plays for a track: its items (audio through ``renderer``; MIDI through
+        the track's instrument, see :func:`synth_instrument`), its children at their faders,
+        its FX (IEM through the emulations; other plug-ins are transparent here), then
+        optionally its fader and pan."""
+        import numpy as np
+
+        from reaper_automix.audio.render import pan_gains
+
+        if track.mute and fader:
+            return np.zeros((n, 2), np.float32)
+        audio = renderer.items(track, n) + instrument_audio(track, renderer.sample_rate, n)
+        for child in track.children:
+            if child.main_send and not child.mute:
+                audio += self.track_audio(renderer, child, n, fader=True)
+        audio = renderer.apply_fx(track, audio)
+        if fader:
+            audio = audio * np.float32(track.volume) * np.asarray(pan_gains(track.pan), np.float32)
+        return audio
 
     # ================================================================ REAPER API: tracks
     def RPR_CountTracks(self, proj: Any) -> int:
@@ -599,12 +808,89 @@ class SimReaper:
         s = self._obj(source, SimSource)
         return (s.parent is not None, source, *s.section)
 
+    def _take_fx(self, take: str, index: int) -> FxInstance:
+        fx = self._obj(take, Take).fx
+        if not 0 <= index < len(fx):
+            raise IndexError(f"no take FX {index} on {take}")
+        return fx[index]
+
+    def RPR_TakeFX_GetCount(self, take: str) -> int:
+        return len(self._obj(take, Take).fx)
+
+    def RPR_TakeFX_GetFXName(self, take: str, index: int, buf: Any, size: int) -> tuple:
+        return (True, take, index, self._take_fx(take, index).label, size)
+
+    def RPR_TakeFX_GetNamedConfigParm(self, take: str, index: int, key: str, buf: Any,
+                                      size: int) -> tuple:
+        fx = self._take_fx(take, index)
+        known = {"fx_name": fx.name, "fx_type": fx.kind, "fx_ident": fx.identity,
+                 "renamed_name": fx.custom_name}
+        return (key in known, take, index, key, known.get(key, ""), size)
+
+    def RPR_TakeFX_GetEnabled(self, take: str, index: int) -> bool:
+        return not self._take_fx(take, index).bypassed
+
+    def RPR_TakeFX_GetOffline(self, take: str, index: int) -> bool:
+        return self._take_fx(take, index).offline
+
     # ==================================================================== REAPER API: FX
+    # An FX chain is the track's <FXCHAIN block, kept current as REAPER keeps it: a parameter set
+    # rewrites the plug-in's state in its <VST block (the IEM state codec), an added plug-in is a
+    # group written by the .RPP host's own code, a rename rewrites the <VST line's custom name.
     def _fx(self, track: str, index: int) -> FxInstance:
         fx = self._obj(track, Track).fx
         if not 0 <= index < len(fx):
             raise IndexError(f"no FX {index} on {track}")
         return fx[index]
+
+    def _fx_block(self, track: Track, fx: FxInstance) -> Block:
+        if id(fx) not in self._fx_blocks:
+            self._fx_blocks[id(fx)] = self.host.fx_block(track, fx)
+        return self._fx_blocks[id(fx)]
+
+    def fx_values(self, track: Track, fx: FxInstance) -> dict[str, float]:
+        """What the IEM plug-in instance holds now (plain values), as it loaded its state."""
+        if id(fx) not in self._fx_values:
+            spec = fx.iem_plugin
+            values = payload_params(fx.payload, spec)
+            self._fx_values[id(fx)] = values
+            # the network applies a loaded revTime unless it equals its start-up default 5.0
+            # (or, iem.md 12.6, unless REAPER restored the chunk without the change callback)
+            rev_time = values.get("revTime")
+            fired = self.loaded_rev_time_applies and rev_time not in (None, 5.0)
+            self._rev_time[id(fx)] = rev_time if fired else None
+        return self._fx_values[id(fx)]
+
+    def rev_time_applied(self, track: Track, fx: FxInstance) -> float:
+        """The reverberation time an FdnReverb instance plays: revTime only reaches its network
+        when the parameter changes; until then it runs at its start-up T60 of 3 s (iem.md 9)."""
+        self.fx_values(track, fx)
+        applied = self._rev_time[id(fx)]
+        return 3.0 if applied is None else applied
+
+    def _write_state(self, track: Track, fx: FxInstance) -> None:
+        """The plug-in's current state into its <VST block, as REAPER saves it."""
+        payload = VstPayload.decode(fx.payload)
+        state = format_state(fx.iem_plugin, self.fx_values(track, fx))
+        lines = payload.with_state(state).encode()
+        write_payload(self._fx_block(track, fx), lines)
+        fx.payload = tuple(lines)
+
+    def _bypass_line(self, track: Track, fx: FxInstance) -> Line:
+        chain = self._block(track).block("FXCHAIN")
+        index = chain.index(self._fx_block(track, fx))
+        line = chain.children[index - 1]
+        if not isinstance(line, Line) or line.key != "BYPASS":
+            raise ValueError(f"{fx.label}: no BYPASS line before the plug-in block")
+        return line
+
+    def _set_bypass(self, track: Track, fx: FxInstance) -> None:
+        line = self._bypass_line(track, fx)
+        line.text = replace_tokens(line.text, {1: str(int(fx.bypassed)), 2: str(int(fx.offline))})
+        self.state_changes += 1
+
+    def _fx_changed(self, track: Track, what: str) -> None:
+        self._changed(track, what, 0.0, 1.0)
 
     def RPR_TrackFX_GetCount(self, track: str) -> int:
         return len(self._obj(track, Track).fx)
@@ -613,43 +899,113 @@ class SimReaper:
         self._obj(track, Track)
         return 0
 
+    def RPR_TrackFX_AddByName(self, track: str, name: str, rec_fx: bool, instantiate: int) -> int:
+        """IEM plug-ins only (the simulator has no other plug-in installed)."""
+        t = self._obj(track, Track)
+        if rec_fx:
+            raise ValueError("the simulator has no input FX chain")
+        spec = identify(name)
+        if spec is None or spec.name in self.uninstalled:
+            return -1
+        if instantiate >= 0:
+            found = [i for i, fx in enumerate(t.fx) if fx.iem_plugin is spec]
+            if found or instantiate == 0:
+                return found[0] if found else -1
+        fx = FxInstance(name=spec.reaper_name, kind="VST", identity=default_file_name(spec, "linux"),
+                        changes=spec.defaults(), is_new=True)
+        self._fx_blocks[id(fx)] = append_fx(self._block(t), fx)
+        fx.payload = tuple(payload_lines(self._fx_blocks[id(fx)]))
+        fx.changes, fx.is_new = {}, False
+        t.fx.append(fx)
+        self._fx_values[id(fx)] = spec.defaults()  # a fresh instance holds its defaults
+        self._rev_time[id(fx)] = None
+        self._write_state(t, fx)
+        self._fx_changed(t, f"FX add {spec.name}")
+        return len(t.fx) - 1
+
+    def RPR_TrackFX_Delete(self, track: str, index: int) -> bool:
+        t = self._obj(track, Track)
+        fx = self._fx(track, index)
+        chain = self._block(t).block("FXCHAIN")
+        first = chain.index(self._bypass_line(t, fx))
+        group = chain.children[first:]
+        end = next((i for i, node in enumerate(group) if isinstance(node, Line)
+                    and node.key == "WAK"), len(group) - 1)
+        for node in group[: end + 1]:
+            chain.remove(node)
+        t.fx.remove(fx)
+        self._fx_changed(t, f"FX delete {fx.label}")
+        return True
+
     def RPR_TrackFX_GetFXName(self, track: str, index: int, buf: Any, size: int) -> tuple:
         return (True, track, index, self._fx(track, index).label, size)
+
+    def RPR_TrackFX_GetFXGUID(self, track: str, index: int) -> str:
+        fx = self._fx(track, index)
+        if not fx.guid:
+            fx.guid = "{" + str(uuid.uuid4()).upper() + "}"
+        return fx.guid
 
     def RPR_TrackFX_GetNamedConfigParm(self, track: str, index: int, key: str, buf: Any,
                                        size: int) -> tuple:
         fx = self._fx(track, index)
-        known = {"fx_name": fx.name, "fx_type": fx.kind, "fx_ident": fx.identity}
+        known = {"fx_name": fx.name, "fx_type": fx.kind, "fx_ident": fx.identity,
+                 "renamed_name": fx.custom_name}
         return (key in known, track, index, key, known.get(key, ""), size)
+
+    def RPR_TrackFX_SetNamedConfigParm(self, track: str, index: int, key: str,
+                                       value: str) -> bool:
+        t, fx = self._obj(track, Track), self._fx(track, index)
+        if key != "renamed_name" or fx.kind != "VST":
+            return False
+        block = self._fx_block(t, fx)
+        block.head.text = replace_tokens(block.head.text, {4: quote(value)})
+        fx.custom_name = value
+        self._fx_changed(t, f"FX rename {value}")
+        return True
 
     def RPR_TrackFX_GetEnabled(self, track: str, index: int) -> bool:
         return not self._fx(track, index).bypassed
 
     def RPR_TrackFX_SetEnabled(self, track: str, index: int, enabled: bool) -> None:
-        self._fx(track, index).bypassed = not enabled
-        self.state_changes += 1
+        fx = self._fx(track, index)
+        fx.bypassed = not enabled
+        self._set_bypass(self._obj(track, Track), fx)
 
     def RPR_TrackFX_GetOffline(self, track: str, index: int) -> bool:
         return self._fx(track, index).offline
 
-    def _params(self, track: str, index: int) -> list:
+    def RPR_TrackFX_SetOffline(self, track: str, index: int, offline: bool) -> None:
+        fx = self._fx(track, index)
+        fx.offline = bool(offline)
+        self._set_bypass(self._obj(track, Track), fx)
+
+    def _param_names(self, track: str, index: int) -> list[str]:
+        """The plug-in's parameters (IEM only), then REAPER's own three."""
         spec = self._fx(track, index).iem_plugin
-        return list(spec.params) if spec is not None else []
+        own = [p.name + (" " if p.id == "inputChannelsSetting" else "")  # as the plug-in says
+               for p in spec.params] if spec is not None else []
+        return [*own, "Wet", "Bypass", "Delta"]
+
+    def _param(self, track: str, index: int, param: int) -> tuple[Track, FxInstance, Any]:
+        t, fx = self._obj(track, Track), self._fx(track, index)
+        if not 0 <= param < len(self._param_names(track, index)):
+            raise IndexError(f"{fx.label} has no parameter {param}")
+        spec = fx.iem_plugin
+        return t, fx, spec.params[param] if spec is not None and param < len(spec.params) else None
 
     def _param_value(self, track: str, index: int, param: int) -> float:
-        from reaper_automix.iem import fx_params
-
-        fx = self._fx(track, index)
-        spec = self._params(track, index)[param]
-        plain = {**fx_params(fx), **fx.changes}[spec.id]
-        return spec.to_normalized(plain)
+        t, fx, spec = self._param(track, index, param)
+        if spec is None:
+            return self._pseudo.get((id(fx), param), 1.0)
+        return spec.to_normalized(self.fx_values(t, fx)[spec.id])
 
     def RPR_TrackFX_GetNumParams(self, track: str, index: int) -> int:
-        return len(self._params(track, index))
+        return len(self._param_names(track, index))
 
     def RPR_TrackFX_GetParamName(self, track: str, index: int, param: int, buf: Any,
                                  size: int) -> tuple:
-        return (True, track, index, param, self._params(track, index)[param].name, size)
+        return (True, track, index, param, self._param_names(track, index)[param], size)
 
     def RPR_TrackFX_GetParam(self, track: str, index: int, param: int, lo: float,
                              hi: float) -> tuple:
@@ -658,11 +1014,29 @@ class SimReaper:
     def RPR_TrackFX_GetParamNormalized(self, track: str, index: int, param: int) -> float:
         return self._param_value(track, index, param)
 
+    def RPR_TrackFX_GetFormattedParamValue(self, track: str, index: int, param: int, buf: Any,
+                                           size: int) -> tuple:
+        t, fx, spec = self._param(track, index, param)
+        text = spec.text(self.fx_values(t, fx)[spec.id]) if spec is not None else ""
+        return (True, track, index, param, text, size)
+
     def RPR_TrackFX_SetParamNormalized(self, track: str, index: int, param: int,
                                        value: float) -> bool:
-        spec = self._params(track, index)[param]
-        self._fx(track, index).changes[spec.id] = spec.from_normalized(value)
-        self.state_changes += 1
+        t, fx, spec = self._param(track, index, param)
+        self.param_log.append((t.name, fx.label, spec.id if spec else param, float(value)))
+        if spec is None:
+            self._pseudo[(id(fx), param)] = float(value)
+            return True
+        values = self.fx_values(t, fx)
+        old = values[spec.id]
+        # the plug-in ignores a value equal (as float32) to its current normalised one
+        if f32(value) == f32(spec.to_normalized(old)):
+            return True
+        values[spec.id] = spec.from_normalized(value)
+        if fx.iem_plugin is FDNREVERB and spec.id == "revTime":
+            self._rev_time[id(fx)] = values[spec.id]
+        self._write_state(t, fx)
+        self._changed(t, f"FX {fx.label} {spec.id}", old, values[spec.id])
         return True
 
     def RPR_TrackFX_SetParam(self, track: str, index: int, param: int, value: float) -> bool:
@@ -783,9 +1157,79 @@ def write_worker_config(resource: Path, python: str, timeout_s: float = 600.0) -
     return path
 
 
+def repo_python(directory: Path) -> str:
+    """The worker Python for tests: this interpreter with this repository first on its path
+    (the worker starts in the job folder, where an installed reaper_automix, e.g. another
+    checkout's editable install, would win otherwise)."""
+    return fake_python(directory, f'PYTHONPATH="{REPO}" exec "{sys.executable}" "$@"')
+
+
 def fake_python(directory: Path, body: str) -> str:
     """An executable standing in for the worker Python (a shell script running ``body``)."""
     path = directory / "fake-python"
     path.write_text("#!/bin/sh\n" + body + "\n", encoding="utf-8")
     path.chmod(0o755)
     return str(path)
+
+
+# ------------------------------------------------------------------- instruments and MIDI
+INSTRUMENT = "VSTi: ReaSynth (Cockos)"
+
+
+def synth_instrument(name: str, spans: list[tuple[float, float]], sample_rate: int, n: int) -> Any:
+    """What the simulator's instrument plays for MIDI items over ``spans`` (seconds) on a track
+    named ``name``: a tone with two overtones whose pitch and level come from the name, with
+    10 ms attack and 50 ms release in each span. Stereo float32, n samples."""
+    import numpy as np
+
+    seed = zlib.crc32(name.encode("utf-8"))
+    frequency = 110.0 * 2.0 ** ((seed % 24) / 12.0)
+    level = 0.05 + 0.4 * ((seed >> 8) % 100) / 100.0
+    t = np.arange(n) / sample_rate
+    tone = level * (np.sin(2 * np.pi * frequency * t) + 0.5 * np.sin(4 * np.pi * frequency * t)
+                    + 0.25 * np.sin(6 * np.pi * frequency * t))
+    envelope = np.zeros(n)
+    for start, end in spans:
+        inside = (t >= start) & (t < end)
+        envelope[inside] = np.minimum(np.minimum((t[inside] - start) / 0.01, 1.0),
+                                      np.maximum((end - t[inside]) / 0.05, 0.0))
+    return np.repeat((tone * envelope)[:, None], 2, axis=1).astype(np.float32)
+
+
+def instrument_audio(track: Track, sample_rate: int, n: int) -> Any:
+    """The track's MIDI items played by its instrument (silence without an active one)."""
+    import numpy as np
+
+    from reaper_automix.audio.playable import is_instrument
+
+    spans = [(item.position, item.end) for item in track.items
+             if not item.mute and item.active_take is not None
+             and item.active_take.source is not None and item.active_take.source.kind == "MIDI"]
+    playing = track.fx_enabled and any(fx.active and is_instrument(fx) for fx in track.fx)
+    if not spans or not playing:
+        return np.zeros((n, 2), np.float32)
+    return synth_instrument(track.name, spans, sample_rate, n)
+
+
+def add_midi(project_file: Path, track_name: str, spans: list[tuple[float, float]],
+             instrument: str | None = INSTRUMENT) -> None:
+    """Give a track of a project file MIDI items over ``spans`` and an instrument plug-in, as
+    REAPER saves them (one note per item; the plug-in's state is an opaque stand-in)."""
+    from reaper_automix.rpp.document import RppDocument
+
+    doc = RppDocument.load(project_file)
+    block = next(b for b in doc.track_blocks() if b.line("NAME").values[0] == track_name)
+    text = ""
+    if instrument is not None:
+        text += (f"<FXCHAIN\nSHOW 0\nLASTSEL 0\nDOCKED 0\nBYPASS 0 0 0\n"
+                 f'<VST "{instrument}" reasynth.so 0 "" 1919251321<56535472736E79726561737900000000> ""\n'
+                 f"AAAAAA==\n>\nFLOATPOS 0 0 0 0\nFXID {{{uuid.uuid4()}}}\nWAK 0 0\n>\n")
+    for start, end in spans:
+        ticks = int(round((end - start) * 2 * 960))  # 120 bpm: two quarter notes a second
+        text += (f"<ITEM\nPOSITION {start}\nLENGTH {end - start}\nLOOP 0\nMUTE 0 0\n"
+                 f"IGUID {{{uuid.uuid4()}}}\nNAME {track_name}\nVOLPAN 1 0 1 -1\nSOFFS 0 0\n"
+                 f"PLAYRATE 1 1 0 -1 0 0.0025\nCHANMODE 0\nGUID {{{uuid.uuid4()}}}\n"
+                 f"<SOURCE MIDI\nHASDATA 1 960 QN\nE 0 90 3c 60\nE {ticks} 80 3c 00\n>\n>\n")
+    nodes = RppDocument(f"<TRACK\n{text}>\n").track_blocks()[0].children
+    block.insert(len(block.children), nodes)
+    project_file.write_bytes(doc.to_bytes())
