@@ -14,7 +14,7 @@ from reaper_automix.analysis.roles import ROLES
 from reaper_automix.generator import (GeneratedSession, SessionCheckError, SessionSpec,
                                       SourceUnavailableError, check_session, generate_session,
                                       load_session)
-from reaper_automix.generator.arrange import timeline
+from reaper_automix.generator.arrange import in_short_bars, timeline
 from reaper_automix.generator.drumkit import Hit, KitInstrument, Layer, load_kit, render_hits
 from reaper_automix.generator.spec import PROGRAMS, TEXTURES, PartSpec, part_role
 from reaper_automix.music.score import Note, Piece
@@ -99,6 +99,15 @@ def test_timeline_loops_the_piece_and_keeps_the_pickup_on_the_grid() -> None:
     assert top[2].length == pytest.approx(3.0)  # the held end is cut by the next pickup
     assert top[-1].start + top[-1].length == pytest.approx(20.0)  # cut at the end bar line
     assert top[0].pitch == 70
+
+
+def test_alla_breve_pieces_are_read_in_half_notes() -> None:
+    parts = tuple((Note(0.0, 4.0, pitch), Note(4.0, 4.0, pitch)) for pitch in (72, 64, 48))
+    piece = Piece("breve", parts, ("s", "a", "b"), 8.0, 0.0, 8.0, (8.0,), "")
+    short = in_short_bars(piece)
+    assert (short.bar, short.end, short.phrase_ends) == (4.0, 4.0, (4.0,))
+    assert short.parts[0] == (Note(0.0, 2.0, 72), Note(2.0, 2.0, 72))
+    assert in_short_bars(short) is short
 
 
 def test_kit_parsing_handles_namespaces_old_files_and_layers(tmp_path: Path) -> None:

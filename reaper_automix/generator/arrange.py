@@ -57,6 +57,19 @@ class Timeline:
         raise ValueError(f"unknown score source {name!r} (top, bottom, inner, inner:N)")
 
 
+def in_short_bars(piece: Piece, max_bar_q: float = 4.0) -> Piece:
+    """``piece`` with every time halved until a bar is at most ``max_bar_q`` quarters: alla
+    breve works (Palestrina's 4/2) are read with the half note as the beat."""
+    if piece.bar <= max_bar_q:
+        return piece
+    half = Piece(piece.name,
+                 tuple(tuple(Note(n.start / 2, n.length / 2, n.pitch, n.velocity) for n in part)
+                       for part in piece.parts),
+                 piece.part_names, piece.bar / 2, piece.song_start / 2, piece.end / 2,
+                 tuple(t / 2 for t in piece.phrase_ends), piece.key)
+    return in_short_bars(half, max_bar_q)
+
+
 def timeline(piece: Piece, end_q: float, transpose: int) -> Timeline:
     """``piece`` repeated until ``end_q`` (quarters) and transposed."""
     if len(piece.parts) < 3:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.loudness import LoudnessMeter
+from ..analysis.roles import role_from_name
 from ..audio.io import read_audio, write_float_wav
 from ..rpp.builder import ItemSpec, TrackSpec, write_project
 from ..session import db_to_gain
@@ -52,27 +53,8 @@ DRUM_ROLES = ("kick", "snare", "clap", "hats_closed", "hats_open", "hats_pedal",
               "cymbals", "percussion")
 TICKS_PER_QUARTER = 48
 
-#: (pattern on lower-cased text, role), first match wins; tried on the track name, the sample
-#: file, then the FX channel name.
-ROLE_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"kick|bass ?drum|\bbd\b", "kick"),
-    (r"snare|rim", "snare"),
-    (r"clap", "clap"),
-    (r"(hi.?hat|hihat|\bhh\b).*open|open.*(hi.?hat|hihat|\bhh\b)", "hats_open"),
-    (r"hi.?hat|hihat|\bhh\b|\bhats?\b", "hats_closed"),
-    (r"crash|ride|cymbal|splash|china", "cymbals"),
-    (r"\btoms?\b|tom_", "toms"),
-    (r"shaker|tambourine|cowbell|conga|bongo|wood|clave|perc", "percussion"),
-    (r"misc fx|\bfx\b|ufo|alien|zap|sweep|riser|noise", "fx"),
-    (r"bass", "bass"),
-    (r"vocal|voice|vox|sing", "lead_vocal"),
-    (r"string|violin|cello", "strings"),
-    (r"trumpet|brass|horn|sax|trombone", "brass"),
-    (r"piano|organ|keys|rhodes|chord|guitar", "chords"),
-    (r"pad|choir", "pad"),
-    (r"pluck|arp", "plucks"),
-    (r"lead|saw", "lead"),
-)
+#: LMMS sample-library spellings that the shared track-name vocabulary does not know.
+LMMS_SPELLINGS = {"opened": "open", "bassslap": "bass slap", "wood": "woodblock"}
 
 
 class LmmsUnavailableError(SourceUnavailableError):
@@ -319,26 +301,26 @@ def _info(track: ET.Element, beat_bassline: bool, mixer: _Mixer) -> _TrackInfo:
 
 
 def guess_role(info: _TrackInfo) -> tuple[str, str]:
-    """(role, source): from the track name, the sample file, the FX channel name (LMMS's
-    default "FX n" names say nothing), then the notes. "fx" is a weak guess ("Noise Clip" on
-    the Snare channel is a snare layer): a later source naming another role wins."""
-    texts = (("track name", info.name), ("sample file", info.sample),
+    """(role, source) from :func:`reaper_automix.analysis.roles.role_from_name` on the track
+    name, the sample file, the FX channel's name (LMMS's default "FX n" names say nothing) and
+    the sample's folder, else from the notes. "fx" is a weak guess: a later source naming
+    another role wins ("Noise Clip" on the channel named "Snare" is a snare layer)."""
+    folder, _, sample = info.sample.rpartition("/")
+    texts = (("track name", info.name), ("sample file", sample),
              ("FX channel name", "" if re.fullmatch(r"fx \d+", info.fx_name.lower())
-              else info.fx_name))
+              else info.fx_name), ("sample folder", folder))
     weak = None
     for source, text in texts:
-        lowered = text.lower().replace("_", " ")
-        for pattern, role in ROLE_PATTERNS:
-            if lowered and re.search(pattern, lowered):
-                if role != "fx":
-                    return role, f"{source} {text!r}"
-                weak = weak or (role, f"{source} {text!r}")
-                break
-    if weak is not None:
-        return weak
-    if info.sample.startswith(("drums/", "drumsynth/")):
-        return "percussion", f"sample folder {info.sample!r}"
-    return _role_from_notes(info.notes), "notes (register, polyphony, note length)"
+        guess = role_from_name(_lmms_words(text)) if text else None
+        if guess is not None and guess.role != "fx":
+            return guess.role, f"{source} {text!r}"
+        if guess is not None:
+            weak = weak or (guess.role, f"{source} {text!r}")
+    return weak or (_role_from_notes(info.notes), "notes (register, polyphony, note length)")
+
+
+def _lmms_words(text: str) -> str:
+    return re.sub(r"[a-z]+", lambda m: LMMS_SPELLINGS.get(m.group(0), m.group(0)), text.lower())
 
 
 def _role_from_notes(notes: tuple[tuple[int, int, int], ...]) -> str:
@@ -450,12 +432,20 @@ def _write_manifest(song: LmmsSong) -> None:
 
 
 def _load(folder: Path) -> LmmsSong:
+    """Read a cache entry; roles and groups are guessed again from the project, so improving
+    the guess needs no new render."""
     data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    tracks = tuple(LmmsTrack(**{**{k: v for k, v in t.items() if k != "file"},
-                                "effects": tuple(t["effects"]), "path": folder / t["file"]})
-                   for t in data["tracks"])
-    return LmmsSong(data["name"], Path(data["project"]), folder, data["tempo"],
-                    data["length_s"], data["sample_rate"], data["master_gain_db"], tracks,
+    project = Path(data["project"])
+    infos = tracks_in_render_order(project_xml(project))
+    tracks = []
+    for entry in data["tracks"]:
+        role, source = guess_role(infos[entry["index"] - 1])
+        fields = {k: v for k, v in entry.items() if k != "file"}
+        tracks.append(LmmsTrack(**{**fields, "effects": tuple(entry["effects"]),
+                                   "path": folder / entry["file"], "role": role,
+                                   "role_source": source, "group": group_of(role)}))
+    return LmmsSong(data["name"], project, folder, data["tempo"], data["length_s"],
+                    data["sample_rate"], data["master_gain_db"], tuple(tracks),
                     tuple(data["skipped"]), data["render_s"])
 
 

@@ -29,7 +29,7 @@ from ..music.synth import GMSynth
 from ..rpp.builder import ItemSpec, TrackSpec, write_project
 from ..session import db_to_gain
 from . import drumkit, sources
-from .arrange import Timeline, humanise, part_notes, timeline
+from .arrange import Timeline, humanise, in_short_bars, part_notes, timeline
 from .drumkit import PIECES
 from .drums import Grid, groove
 from .spec import VOCAL, DrumSpec, PartSpec, SessionSpec
@@ -236,7 +236,7 @@ def generate_session(spec: SessionSpec, cache_dir: str | Path | None = None) -> 
         return load_session(folder)
     scratch = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        session = _render(spec, _cached_piece(spec.piece, root), scratch)
+        session = _render(spec, in_short_bars(_cached_piece(spec.piece, root)), scratch)
         _write_manifest(session)
         try:
             scratch.rename(folder)
