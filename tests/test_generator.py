@@ -248,3 +248,12 @@ def test_cli_generate_writes_projects_stems_and_manifest(tmp_path: Path) -> None
     assert any(s["fader_db"] != 0.0 for s in entry["stems"])  # ±6 dB offsets by default
     assert main(argv) == 2  # refuses to overwrite without --force
     assert main([*argv, "--force"]) == 0
+
+
+def test_bass_line_is_the_lowest_sounding_voice() -> None:
+    from reaper_automix.generator.arrange import lowest_line
+
+    tenor = (Note(0.0, 4.0, 55),)
+    bass = (Note(2.0, 1.0, 43), Note(3.0, 1.0, 43))  # enters late, struck twice
+    line = lowest_line([tenor, bass])
+    assert line == (Note(0.0, 2.0, 55), Note(2.0, 1.0, 43), Note(3.0, 1.0, 43))

@@ -30,6 +30,7 @@ class Timeline:
     first_bar_q: float  # the first full bar line (after a pickup)
     end_q: float  # music stops at this bar line
     phrase_ends_q: tuple[float, ...]
+    lowest: tuple[Note, ...]  # the lowest sounding note at any time (the bass line)
 
     @property
     def top(self) -> tuple[Note, ...]:
@@ -37,7 +38,9 @@ class Timeline:
 
     @property
     def bottom(self) -> tuple[Note, ...]:
-        return self.parts[-1]
+        """The bass line: the lowest sounding voice, so that a bottom part that rests or
+        enters late (madrigals, Palestrina) leaves no hole."""
+        return self.lowest
 
     @property
     def inner(self) -> tuple[tuple[Note, ...], ...]:
@@ -90,7 +93,30 @@ def timeline(piece: Piece, end_q: float, transpose: int) -> Timeline:
         parts.append(tuple(looped))
     phrases = tuple(p + c * period for c in range(copies) for p in piece.phrase_ends
                     if p + c * period < end_q)
-    return Timeline(tuple(parts), piece.bar, first_bar, end_q, phrases)
+    return Timeline(tuple(parts), piece.bar, first_bar, end_q, phrases, lowest_line(parts))
+
+
+def lowest_line(parts: list[tuple[Note, ...]]) -> tuple[Note, ...]:
+    """At every moment the lowest sounding note of all parts, as one monophonic line: a note
+    starts wherever the lowest note changes or is struck again."""
+    notes = sorted((n for part in parts for n in part), key=lambda n: n.start)
+    times = sorted({t for n in notes for t in (n.start, n.start + n.length)})
+    line: list[Note] = []
+    active: list[Note] = []
+    current, following = None, 0
+    for start, end in zip(times, times[1:]):
+        while following < len(notes) and notes[following].start <= start:
+            active.append(notes[following])
+            following += 1
+        active = [n for n in active if n.start + n.length > start]
+        lowest = min(active, key=lambda n: (n.pitch, n.start)) if active else None
+        if lowest is not None and lowest is current:
+            last = line[-1]
+            line[-1] = Note(last.start, end - last.start, last.pitch, last.velocity)
+        elif lowest is not None:
+            line.append(Note(start, end - start, lowest.pitch, lowest.velocity))
+        current = lowest
+    return tuple(line)
 
 
 def _clamp(pitch: int) -> int:

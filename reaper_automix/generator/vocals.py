@@ -24,6 +24,8 @@ from .sources import SourceUnavailableError, klettres_syllables_dir
 
 SAMPLE_RATE = 44100
 FADE_IN_S, FADE_OUT_S = 0.010, 0.050
+VOICED_TAIL_S = 0.03
+MAX_STRETCH = 2.9  # per overlap-add pass (Praat stops at 3)
 VIBRATO_HZ, VIBRATO_CENTS, VIBRATO_AFTER_S = 5.5, 25.0, 0.35
 SIBILANTS = ("s", "z", "c", "f")  # syllables whose consonant is noisy
 SIBILANT_GAIN, CONSONANT_GAIN = 0.6, 0.2  # consonant noise RMS relative to the sung note
@@ -70,6 +72,8 @@ def syllables() -> tuple[Syllable, ...]:
 
 
 def _syllable(path: Path) -> Syllable:
+    """Trimmed to the sound, and cut 30 ms after the voicing ends: stretching an unvoiced tail
+    to a long note gave PESTO nothing to read (confidence 0.1 on notes of 2–4 s)."""
     parselmouth = _parselmouth()
     audio, rate = read_audio(path)
     mono = resample(audio.mean(axis=1), rate, SAMPLE_RATE).astype(np.float64)
@@ -77,6 +81,8 @@ def _syllable(path: Path) -> Syllable:
     mono = mono[max(loud[0] - 220, 0):loud[-1] + 1]
     pitch = parselmouth.Sound(mono, SAMPLE_RATE).to_pitch(0.01, 75.0, 600.0)
     voiced = pitch.xs()[pitch.selected_array["frequency"] > 0]
+    if voiced.size:
+        mono = mono[:min(mono.size, round((voiced[-1] + VOICED_TAIL_S) * SAMPLE_RATE))]
     onset = float(voiced[0]) if voiced.size else 0.0
     return Syllable(path.stem, mono, min(onset, 0.6 * mono.size / SAMPLE_RATE))
 
@@ -120,21 +126,34 @@ def _place(out: np.ndarray, note: SungNote, syllable: Syllable, backing: bool,
 
 
 def _retune(syllable: Syllable, note: SungNote) -> np.ndarray:
-    """PSOLA: the syllable at the note's pitch, its vowel stretched to the note length."""
+    """PSOLA: the syllable at the note's pitch, its vowel stretched to the note length.
+
+    Praat's overlap-add stretches by at most 3× per pass (a 9× request gave 3×), so longer
+    notes take several passes; the vibrato is drawn in the last one."""
+    f0 = 440.0 * 2 ** ((note.pitch - 69) / 12)
+    onset = syllable.voice_onset_s
+    audio = syllable.audio
+    while True:
+        vowel = max(audio.size / SAMPLE_RATE - onset, 0.05)
+        factor = max(note.length_s - onset, 0.05) / vowel
+        if factor <= MAX_STRETCH:
+            return _fade(_psola(audio, onset, f0, factor, vibrato=True))
+        audio = _psola(audio, onset, f0, MAX_STRETCH, vibrato=False)
+
+
+def _psola(audio: np.ndarray, onset: float, f0: float, factor: float,
+           vibrato: bool) -> np.ndarray:
+    """One Praat overlap-add pass: pitch at ``f0`` (with vibrato in sung time), everything after
+    the voice onset stretched by ``factor``."""
     parselmouth = _parselmouth()
     call = parselmouth.praat.call
-    sound = parselmouth.Sound(syllable.audio, SAMPLE_RATE)
+    sound = parselmouth.Sound(audio, SAMPLE_RATE)
     duration = sound.duration
     manipulation = call(sound, "To Manipulation", 0.01, 75.0, 600.0)
     pitch_tier = call("Create PitchTier", "pitch", 0.0, duration)
-    f0 = 440.0 * 2 ** ((note.pitch - 69) / 12)
-    onset = syllable.voice_onset_s
-    vowel = max(duration - onset, 0.05)
-    target = max(note.length_s - onset, 0.05)
-    factor = target / vowel
     for t in np.arange(0.0, duration, 0.025 / max(factor, 1.0)):  # every 25 ms once sung
         sung_time = onset + (t - onset) * factor if t > onset else t
-        depth = VIBRATO_CENTS if sung_time > VIBRATO_AFTER_S else 0.0
+        depth = VIBRATO_CENTS if vibrato and sung_time > VIBRATO_AFTER_S else 0.0
         cents = depth * np.sin(2 * np.pi * VIBRATO_HZ * sung_time)
         call(pitch_tier, "Add point", float(t), float(f0 * 2 ** (cents / 1200)))
     call([pitch_tier, manipulation], "Replace pitch tier")
@@ -143,8 +162,7 @@ def _retune(syllable: Syllable, note: SungNote) -> np.ndarray:
     call(duration_tier, "Add point", max(onset, 0.0), 1.0)
     call(duration_tier, "Add point", min(onset + 0.02, duration), float(factor))
     call([manipulation, duration_tier], "Replace duration tier")
-    sung = call(manipulation, "Get resynthesis (overlap-add)").values[0].copy()
-    return _fade(sung)
+    return call(manipulation, "Get resynthesis (overlap-add)").values[0].copy()
 
 
 def _fade(audio: np.ndarray) -> np.ndarray:
