@@ -257,3 +257,17 @@ def test_bass_line_is_the_lowest_sounding_voice() -> None:
     bass = (Note(2.0, 1.0, 43), Note(3.0, 1.0, 43))  # enters late, struck twice
     line = lowest_line([tenor, bass])
     assert line == (Note(0.0, 2.0, 55), Note(2.0, 1.0, 43), Note(3.0, 1.0, 43))
+
+
+def test_sung_vocal_does_not_depend_on_what_was_sung_before() -> None:
+    """A cached generator must give the same stem whatever the process rendered earlier."""
+    _needs_sources()
+    from reaper_automix.generator.vocals import SungNote, sing
+
+    notes = [SungNote(0.1, 0.4, 64, 90), SungNote(0.6, 2.5, 67, 100)]  # the second needs 2 passes
+    n = int(3.5 * 44100)
+    first = sing(notes, n, False, np.random.default_rng(3))
+    sing([SungNote(0.0, 3.0, 52, 80)], n, False, np.random.default_rng(4))  # something else
+    again = sing(notes, n, False, np.random.default_rng(3))
+    assert np.abs(first).max() > 0.01
+    np.testing.assert_array_equal(first, again)

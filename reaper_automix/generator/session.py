@@ -35,7 +35,7 @@ from .drums import Grid, groove
 from .spec import VOCAL, DrumSpec, PartSpec, SessionSpec
 from .vocals import SungNote, sing
 
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 SAMPLE_RATE = 44100
 RELEASE_S = 1.5  # at least this much release tail after the final bar line
 SYNTH_GAIN_DB = -6.0
