@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# iem-plugin-suite-vst: golden tests; chromium + chromium-driver: the report's browser test
-# libfluidsynth3 + fluid-soundfont-gm: the role classifier test renders new parts as its data was
-SYSTEM_PACKAGES=(iem-plugin-suite-vst chromium chromium-driver libfluidsynth3 fluid-soundfont-gm)
+# iem-plugin-suite-vst: golden tests; chromium + chromium-driver: the report's browser test;
+# fluid-soundfont-gm, hydrogen-drumkits, klettres-data, lmms: the session generator's sources;
+# libfluidsynth3 (+ fluid-soundfont-gm): the role classifier test renders new parts as its data was
+SYSTEM_PACKAGES=(iem-plugin-suite-vst chromium chromium-driver fluid-soundfont-gm hydrogen-drumkits
+                 klettres-data lmms lmms-common libfluidsynth3)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
