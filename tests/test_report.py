@@ -131,6 +131,34 @@ def test_terminal_notes_give_reasons_and_the_fader_top_advice() -> None:
     assert "raise the folder fader 11.3 dB" in text
 
 
+def test_terminal_roles_table_says_where_each_role_came_from_at_80_columns() -> None:
+    report = synthetic_report()
+    report.method, report.role_offsets = "role", "user.json"
+    kick, long_one, ride, pad, _ = report.groups[0].tracks
+    kick.role, kick.role_source, kick.role_confidence, kick.offset_db = "kick", "name", 0.95, 0.0
+    long_one.role, long_one.role_source, long_one.role_confidence = "backing_vocal", "user", 1.0
+    long_one.offset_db = -6.0
+    pad.role, pad.role_source, pad.role_confidence, pad.offset_db = "strings", "audio", 0.62, 3.9
+    report.groups[0].summary = ["level kept: children -20.0 LUFS before, -20.0 LUFS after"]
+    console = Console(width=80, file=io.StringIO(), record=True, color_system=None)
+    console.print(report_view(report))
+    lines = console.export_text().splitlines()
+    assert max(map(len, lines)) <= 80
+    start = next(i for i, line in enumerate(lines) if line.startswith("Roles"))
+    assert "user.json" in lines[start]
+    rows = {line.split()[0]: line.split() for line in lines[start:]
+            if line.startswith("   ") and line.strip()}
+    assert rows["Kick"][1:] == ["kick", "name", "95%", "+0.0"]
+    assert rows["Pad"][1:] == ["strings", "audio", "62%", "+3.9"]
+    assert rows["Ride"][1:] == ["–", "–", "–"], "a child without a role"
+    (long_row,) = [line for line in lines[start:] if "Backing Vocal" in line]
+    assert long_row.split()[-3:] == ["backing_vocal", "engineer", "-6.0"]
+    assert "Drums and a folder with a very long name indeed: level kept: children -20.0 LUFS " \
+           "before" in " ".join(" ".join(lines).split())
+    assert not any("raise the folder fader" in line for line in lines), \
+        "the job's summary replaces the peak rule's advice"
+
+
 # ------------------------------------------------------------------------------ page
 def test_page_escapes_text_nests_sections_and_embeds_the_data(tmp_path: Path) -> None:
     section = Section("Auto balance group")
