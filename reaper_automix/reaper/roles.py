@@ -22,8 +22,8 @@ def set_roles(api: ReaperApi) -> bool:
     if not selected:
         api.message_box("Select the tracks whose role you want to set first.\n\nAuto balance group "
                         "gives each track the level its role usually has in a mix (hats under "
-                        "the kick, pads under the lead); this action overrides the role it "
-                        "detects.", TITLE)
+                        "the kick, backing vocals under the lead vocal); this action overrides "
+                        "the role it detects.", TITLE)
         return False
     current = {api.track_ext(track, EXT_KEY) for track in selected}
     default = current.pop() if len(current) == 1 else ""

@@ -81,15 +81,17 @@ def balance_section(report: Mapping[str, Any],
     method = str(report.get("method", ""))
     groups = list(report.get("groups", []))
     aim = ("come out at its role's offset from the folder's common level (a role's usual "
-           "level in human mixes: hats under the kick, pads under the lead; the role comes from "
+           "level in human mixes: hats under the kick, backing vocals under the lead vocal; the "
+           "role comes from "
            "the engineer, else the track's name, else the audio classifier)"
            if method == "role" else "come out equal")
     level = str(report.get("level") or "peak")  # reports without a level came from the peak rule
     section.add_text(
         f"Each child track of a folder was measured in {METHOD_TEXT.get(method, method)}, "
         f"pre-fader, and its fader set so that this loudness would {aim} (Shi et al., AES "
-        "2025); a child folder counts as one track. The faders are the only thing written: "
-        "undo restores them in one step.")
+        "2025); a child folder counts as one track. Faders are the only thing written (the "
+        "children's, and the folder's where it makes up for lowering them): undo restores them "
+        "in one step.")
     section.add_text(LEVEL_TEXT.get(level, f"Level rule {level}."))
     if method == "role":
         table = report.get("role_offsets") or "shipped"
