@@ -112,7 +112,7 @@ _WORDS: tuple[tuple[str, float, str], ...] = (
     ("hat_open", 0.9, "ohh ohat openhat openhats"),
     ("hat_closed", 0.9, "chh chat closedhat closedhats"),
     ("hat_pedal", 0.9, "phh pedalhat footcontrol"),
-    ("open", 0.9, "open opn op o"),
+    ("open", 0.9, "open opened opn op o"),
     ("closed", 0.9, "closed cl cls clsd"),
     ("pedal", 0.9, "pedal ped pdl foot"),
     ("tom", 0.95, "tom toms floortom racktom hitom lotom midtom tomtom"),
