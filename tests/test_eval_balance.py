@@ -11,10 +11,13 @@ import pytest
 from reaper_automix import open_project
 from reaper_automix.audio.io import write_audio
 from reaper_automix.evaluation.balance import (
+    Outcome,
     Song,
     _hide_names,
     add_arguments,
+    by_role,
     evaluate_song,
+    role_table,
     start_faders,
     summarise,
     table,
@@ -82,3 +85,20 @@ def test_the_cli_options_parse():
     add_arguments(parser)
     args = parser.parse_args(["--songs", "generated:3", "--methods", "role,none", "--hide-names"])
     assert (args.songs, args.methods, args.hide_names) == ("generated:3", "role,none", True)
+
+
+
+def test_errors_by_role_follow_the_role_method_s_roles():
+    def outcome(method, errors, roles=None, condition="unity", song="s"):
+        return Outcome("lmms", song, condition, method, errors, 0.0, 0, 0, roles or {})
+
+    outcomes = [outcome("role", {"a": -2.0, "b": 4.0, "c": 1.0}, {"a": "kick", "b": "kick", "c": "pad"}),
+                outcome("centroid", {"a": 6.0, "b": -8.0, "c": 0.5}),
+                outcome("centroid", {"a": 99.0}, condition="scrambled"),
+                outcome("none", {"a": 1.0, "b": 1.0}, song="other song")]
+    kick, pad = by_role(outcomes, "unity")
+    assert kick == {"role": "kick", "tracks": 2, "median_abs_error_db": {"role": 3.0, "centroid": 7.0}}
+    assert pad == {"role": "pad", "tracks": 1, "median_abs_error_db": {"role": 1.0, "centroid": 0.5}}
+    assert by_role(outcomes, "scrambled") == [], "no role outcome in that condition"
+    text = role_table([kick, pad], ["none", "role", "centroid"])
+    assert "| kick | 2 | – | 3.0 | 7.0 |" in text and "| pad | 1 | – | 1.0 | 0.5 |" in text

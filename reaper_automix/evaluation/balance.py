@@ -230,6 +230,32 @@ def summarise(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     return rows
 
 
+def by_role(outcomes: list[Outcome], condition: str) -> list[dict[str, Any]]:
+    """Median |error| per method over the tracks of each role (the role method ``role`` gave the
+    track; tracks it did not run on are left out), for one start condition."""
+    roles = {(o.song, name): role for o in outcomes
+             if o.method == "role" and o.condition == condition for name, role in o.roles.items()}
+    errors: dict[str, dict[str, list[float]]] = {}
+    for o in outcomes:
+        if o.condition != condition:
+            continue
+        for name, error in o.errors_db.items():
+            if (o.song, name) in roles:
+                errors.setdefault(roles[o.song, name], {}).setdefault(o.method, []).append(abs(error))
+    return [{"role": role, "tracks": max(map(len, by_method.values())),
+             "median_abs_error_db": {method: round(float(np.median(values)), 1)
+                                     for method, values in by_method.items()}}
+            for role, by_method in sorted(errors.items())]
+
+
+def role_table(rows: list[dict[str, Any]], methods: list[str]) -> str:
+    lines = ["| role | tracks | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for r in rows:
+        medians = r["median_abs_error_db"]
+        lines.append(f"| {r['role']} | {r['tracks']} | " + " | ".join(str(medians.get(m, "–")) for m in methods) + " |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| source | start | method | median abs error dB | tracks | max mix loudness change LU "
              "(songs without a peak cap) | songs with a folder lowered by the peak cap | songs with a new clip |",
@@ -277,8 +303,14 @@ def main(args: argparse.Namespace) -> int:
                           f"{outcome.clipped_after}", file=sys.stderr, flush=True)
     rows = summarise(outcomes)
     print(table(rows))
+    roles = {condition: by_role(outcomes, condition) for condition in args.conditions.split(",")}
+    for condition, role_rows in roles.items():
+        if role_rows:
+            print(f"\nmedian |error| dB by the role method's role, start {condition}:\n")
+            print(role_table(role_rows, methods))
     if args.json:
-        args.json.write_text(json.dumps({"summary": rows, "outcomes": [asdict(o) for o in outcomes]},
+        args.json.write_text(json.dumps({"summary": rows, "by_role": roles,
+                                         "outcomes": [asdict(o) for o in outcomes]},
                                         indent=1), encoding="utf-8")
     return 0
 
