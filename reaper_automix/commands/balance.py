@@ -36,8 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Set the faders of each folder's children from their loudness in their "
         "Characteristic Frequency Band (Shi et al., AES 2025): by default each child gets the "
         "level its role (kick, hats, pad, lead vocal...) usually has in a mix, while the folder "
-        "keeps its level. Child folders count as one track (their sum). Clip gains are left "
-        "alone. The project is updated in place (with a .automix-bak backup) unless -o or "
+        "keeps its level (its own fader makes up where the children's would pass +6 dB). Child "
+        "folders count as one track (their sum). Clip gains are left alone. The project is updated in place (with a .automix-bak backup) unless -o or "
         "--dry-run is given.",
     )
     parser.add_argument("project", help="path to an .RPP file")
@@ -49,7 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--method", choices=METHODS, default="role",
         help="role (default): centroid-band loudness plus the offset of each track's role (from "
-        "--role, a role saved in the project, or the track name); centroid, f0, lufs: equal "
+        "--role, a role saved in the project, the track name, or the audio when the name says "
+        "nothing); centroid, f0, lufs: equal "
         "loudness in the band of the spectral centroid ± half bandwidth, in 2·f0–4·f0 from PESTO "
         "pitch, or full band",
     )
