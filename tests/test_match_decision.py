@@ -150,7 +150,7 @@ def test_a_fixed_rest_is_part_of_the_mix(stems) -> None:
     reference = (mix_of(stems[:3], truth, [0, 0, 0]) + rest).astype(np.float32)
     current = [WrittenStem(g, 0.0) for g in (8.0, 3.0, -7.0)]
     decision = match_reference(stems[:3], reference, RATE, current=current, rest=rest,
-                               options=MatchOptions(fit="faders", budget_s=3.0,
+                               options=MatchOptions(fit="faders", budget_s=30.0,
                                                     match_loudness=True))
     errors = [written_gain(s) - g for s, g in zip(decision.stems, truth)]
     assert max(map(abs, errors)) < 0.5, errors
