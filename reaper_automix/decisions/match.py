@@ -702,12 +702,12 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         share = options.budget_s * (0.6 if options.fit == "full" else 1.0)
         fitted, steps["spectral"] = _spectral_phase(problem, start_physical, no_compression,
                                                     options.fit == "full", share)
-        clock["spectral"] = time.monotonic()
-        if options.fit == "full":
-            progress(0.6, "fitting compressors to the reference's dynamics")
-            remaining = max(0.5, problem.deadline - time.monotonic())
-            fitted, steps["dynamics"] = _dynamics_phase(problem, fitted, remaining)
-    clock["fit"] = time.monotonic()
+    clock["spectral"] = time.monotonic()
+    if options.fit == "full":
+        progress(0.6, "fitting compressors to the reference's dynamics")
+        remaining = max(0.5, problem.deadline - time.monotonic())
+        fitted, steps["dynamics"] = _dynamics_phase(problem, fitted, remaining)
+    clock["dynamics"] = time.monotonic()
 
     progress(0.85, "rendering the matched mix")
     written = [to_written(fitted[row], float(input_gain[row])) for row in range(len(active))]
@@ -731,7 +731,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     else:
         after_mix = render_mix(active_stems, final, input_gain, sample_rate, rest64)
     after_features = stereo_features(torch.from_numpy(after_mix.T.copy()), windows, grid)
-    clock["render"] = time.monotonic()
+    clock["final"] = time.monotonic()
 
     results = []
     for i, name in enumerate(names):
@@ -744,9 +744,8 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
                                                                     float(input_gain[row]))
         results.append(StemMatch(name, True, None, loudness[i], float(input_gain[row]),
                                  current[i], after, final[row].tolist()))
-    seconds = {"analysis": clock["analysis"] - clock["start"],
-               "fit": clock["fit"] - clock["analysis"],
-               "render": clock["render"] - clock["fit"]}
+    marks = ["start", "analysis", "spectral", "dynamics", "final"]
+    seconds = {mark: clock[mark] - clock[previous] for previous, mark in zip(marks, marks[1:])}
     return MatchDecision(
         stems=results,
         reference_lufs=reference_lufs,

@@ -11,6 +11,7 @@ this module connects it to a session and stages faders, pans and the two plug-in
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -207,6 +208,7 @@ def plan_match(
     cancelled: Cancelled = lambda: False,
 ) -> tuple[MatchReport, MatchDecision]:
     """Match the stems to ``reference`` and stage the result in the model (save to write it)."""
+    started = time.monotonic()
     tracks = stems_to_match(project, stems)
     audio_reference = read_reference(reference, project.sample_rate)
     progress(0.0, "rendering the stems")
@@ -239,6 +241,7 @@ def plan_match(
     for track in others:
         part = rest_renderer.track(track)
         rest = part if rest is None else rest + part
+    rendered_s = time.monotonic() - started
     try:
         decision = match_reference(
             rendered, audio_reference, project.sample_rate,
@@ -260,7 +263,8 @@ def plan_match(
         before_lufs=decision.before_lufs, after_lufs=decision.after_lufs,
         target_lufs=decision.target_lufs, match_loudness=options.match_loudness,
         amount=options.amount, fit=options.fit, written=decision.changed,
-        distances=decision.distances, steps=decision.steps, seconds=decision.seconds,
+        distances=decision.distances, steps=decision.steps,
+        seconds={"render": rendered_s, **decision.seconds},
     )
     for track in tracks:
         result = by_track.get(id(track))
