@@ -30,7 +30,8 @@ A simulator records what a test checks: undo blocks with their flags and the cha
 them, changes made outside any undo block, ``PreventUIRefresh`` nesting, console text, message
 boxes, dialogs, and deferred code, which runs only when the test calls
 :meth:`SimReaper.run_deferred`. Message-box answers and ``GetUserInputs`` replies are queued by
-the test. It has no render call: the live path never asks REAPER to render (docs/reaper.md).
+the test, and so are file-dialog replies (``files``). It has no render call: the live path
+never asks REAPER to render (docs/reaper.md).
 
 The model is read with :class:`reaper_automix.hosts.rpp.RppHost`; the file is never written.
 """
@@ -184,6 +185,8 @@ class SimReaper:
         self.answers: deque[int] = deque()
         self.inputs: deque[list[str] | None] = deque()
         self.input_dialogs: list[tuple[str, str, str]] = []
+        self.files: deque[str | None] = deque()  # GetUserFileNameForRead replies (None: cancel)
+        self.file_dialogs: list[tuple[str, str, str]] = []  # (title, initial, extension)
         self.deferred: deque[str] = deque()
         self.calls: list[str] = []
         self.chunk_limit = CHUNK_LIMIT
@@ -880,6 +883,11 @@ class SimReaper:
             return (False, title, n, captions, defaults, size)
         return (True, title, n, captions, ",".join(reply), size)
 
+    def RPR_GetUserFileNameForRead(self, filename: str, title: str, extension: str) -> tuple:
+        self.file_dialogs.append((title, filename, extension))
+        reply = self.files.popleft() if self.files else None
+        return (reply is not None, reply or filename, title, extension)
+
     def RPR_GetProjExtState(self, proj: Any, section: str, key: str, buf: Any,
                             size: int) -> tuple:
         self._check_proj(proj)
@@ -928,6 +936,8 @@ REPO = Path(__file__).resolve().parents[2]
 ACTIONS = REPO / "actions"
 BALANCE_ACTION = ACTIONS / "AutoMix_Auto balance group.py"
 SETTINGS_ACTION = ACTIONS / "AutoMix_Auto balance group (settings).py"
+MATCH_ACTION = ACTIONS / "AutoMix_Match reference.py"
+MIX_ACTION = ACTIONS / "AutoMix_Mix (balance + match).py"
 
 
 def write_worker_config(resource: Path, python: str, timeout_s: float = 600.0) -> Path:
