@@ -46,6 +46,9 @@ def add_match_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                         help=f"time for the fit (default {DEFAULT_BUDGET_S:g} s; rendering and "
                         "analysis come on top)")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="also stop each optimiser run after N steps: the result then does "
+                        "not depend on the machine's speed (give a budget that is not reached)")
     parser.add_argument("--amount", type=float, default=100.0, metavar="PCT",
                         help="apply this share of every move, 0-100 %% (fader and pan from where "
                         "they are, EQ gains from 0 dB, ratio from 1:1, threshold from off); "
@@ -62,7 +65,7 @@ def options_from_args(args: argparse.Namespace) -> MatchOptions:
     if not 0.0 <= args.amount <= 100.0:
         raise JobError(f"--amount must lie between 0 and 100, got {args.amount:g}")
     return MatchOptions(budget_s=args.budget, amount=args.amount / 100.0,
-                        match_loudness=args.match_loudness, fit=args.fit)
+                        match_loudness=args.match_loudness, fit=args.fit, steps=args.steps)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -92,9 +92,12 @@ class MatchCancelled(Exception):
 class MatchOptions:
     """How to fit. ``amount`` is a share 0 … 1 of every move; ``fit`` is "full", "faders"
     (gains and pans only) or "start" (the start point, not fitted: the equal-loudness baseline).
-    ``budget_s`` bounds the two optimisation phases (render and analysis come on top)."""
+    ``budget_s`` bounds the two optimisation phases (render and analysis come on top);
+    ``steps``, if given, also caps each optimiser run (every L-BFGS stage and the compressor
+    phase) at that many steps, which makes the result independent of the machine's speed."""
 
     budget_s: float = DEFAULT_BUDGET_S
+    steps: int | None = None
     amount: float = 1.0
     match_loudness: bool = False
     fit: str = "full"
@@ -108,6 +111,8 @@ class MatchOptions:
             raise MatchError(f"fit must be one of {', '.join(FITS)}, got {self.fit!r}")
         if not self.budget_s > 0:
             raise MatchError(f"the time budget must be positive, got {self.budget_s} s")
+        if self.steps is not None and self.steps < 1:
+            raise MatchError(f"steps must be at least 1, got {self.steps}")
 
 
 @dataclass
@@ -238,6 +243,7 @@ class _Problem:
     bounds: _Bounds
     deadline: float
     cancelled: Cancelled
+    max_steps: int | None = None
 
     @property
     def n_stems(self) -> int:
@@ -339,7 +345,7 @@ def _lbfgs(problem: _Problem, physical: torch.Tensor, start: torch.Tensor,
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal evaluations
         problem.check()
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or evaluations == (problem.max_steps or -1):
             raise _OutOfTime
         evaluations += 1
         variables = torch.from_numpy(x.copy()).requires_grad_(True)
@@ -477,7 +483,8 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
     first, second = torch.zeros_like(x), torch.zeros_like(x)
     best, best_loss = x.clone(), math.inf
     steps, since_best = 1, 0
-    while time.monotonic() < deadline and steps < MAX_DYNAMICS_STEPS and since_best < PATIENCE:
+    limit = min(MAX_DYNAMICS_STEPS, problem.max_steps or MAX_DYNAMICS_STEPS)
+    while time.monotonic() < deadline and steps < limit and since_best < PATIENCE:
         problem.check()
         variables = x.clone().requires_grad_(True)
         loss = objective(variables)
@@ -704,7 +711,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     start_physical = torch.minimum(torch.maximum(start_physical, bounds.low), bounds.high)
     problem = _Problem(active_stems, rest64, sample_rate, input_gain, grid, cross, windows,
                        reference_features, reference_segments, level_target, bounds,
-                       time.monotonic() + options.budget_s, cancelled)
+                       time.monotonic() + options.budget_s, cancelled, options.steps)
     steps = {"spectral": 0, "dynamics": 0}
     fitted = start_physical.clone()
     if options.fit != "start":

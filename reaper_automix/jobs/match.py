@@ -315,6 +315,7 @@ def options_from(request: dict[str, Any]) -> MatchOptions:
             amount=float(request.get("amount", 1.0)),
             match_loudness=bool(request.get("match_loudness", False)),
             fit=str(request.get("fit", "full")),
+            steps=int(request["steps"]) if request.get("steps") else None,
         )
     except MatchError as exc:
         raise JobError(str(exc)) from exc

@@ -43,6 +43,7 @@ LIGHT_MODULES = (
     "reaper/balance.py",
     "reaper/config.py",
     "reaper/live.py",
+    "reaper/match.py",
     "reaper/snapshot.py",
     "rpp/__init__.py",
     "rpp/tokens.py",

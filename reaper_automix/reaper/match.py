@@ -34,7 +34,8 @@ class MatchSettings:
     amount: float = 100.0  # %
     match_loudness: bool = False
     fit: str = "full"
-    budget_s: float = 0.0  # 0: the worker's default
+    budget_s: float = 0.0  # 0: the worker's default (not asked; ext-state key match_budget_s)
+    steps: int = 0  # 0: no cap (not asked; ext-state key match_steps)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> MatchSettings:
@@ -45,6 +46,7 @@ class MatchSettings:
         try:
             settings.amount = min(100.0, max(0.0, float(get("match_amount") or 100.0)))
             settings.budget_s = max(0.0, float(get("match_budget_s") or 0.0))
+            settings.steps = max(0, int(get("match_steps") or 0))
         except ValueError:
             pass
         settings.match_loudness = get("match_loudness").lower() in ("yes", "y", "1", "true", "on")
@@ -64,6 +66,8 @@ class MatchSettings:
                                "match_loudness": self.match_loudness, "fit": self.fit}
         if self.budget_s > 0:
             out["budget_s"] = self.budget_s
+        if self.steps > 0:
+            out["steps"] = self.steps
         return out
 
 
@@ -102,7 +106,7 @@ def ask(api: ReaperApi, proj: str, title: str) -> MatchSettings | None:
     except ValueError as exc:
         api.message_box(f"Not started: {exc}.", title)
         return None
-    settings.budget_s = stored.budget_s
+    settings.budget_s, settings.steps = stored.budget_s, stored.steps
     settings.save(api, proj)
     return settings
 
