@@ -17,6 +17,8 @@
 #   [main] AutoMix_Mix (balance + match).py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
+#   reaper_automix/audio/__init__.py
+#   reaper_automix/audio/playable.py
 #   reaper_automix/iem/__init__.py
 #   reaper_automix/iem/params.py
 #   reaper_automix/iem/state.py
@@ -28,6 +30,7 @@
 #   reaper_automix/reaper/live.py
 #   reaper_automix/reaper/match.py
 #   reaper_automix/reaper/snapshot.py
+#   reaper_automix/reaper/stems.py
 #   reaper_automix/rpp/__init__.py
 #   reaper_automix/rpp/tokens.py
 #   reaper_automix/worker/__init__.py
