@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..audio.playable import analysed_children, tracks_to_render
+from ..session import Project, Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .balance import SECTION, BalanceSettings, _parse_yes_no, _yes_no
 from .live import LiveHost
+from .stems import StemRequest
 
 FITS = ("full", "faders")
 REFERENCE_TYPES = ("wav", "flac", "mp3")
@@ -130,16 +133,38 @@ def _start(api: ReaperApi, job: str, name: str) -> bool:
     settings = ask(api, proj, f"AutoMix: {name}")
     if settings is None:
         return False
+    balance = BalanceSettings.load(api, proj)  # the method, and who renders what (all actions)
+    host = LiveHost(api, proj)
+    project = host.read(media=balance.render != "headless")  # items and FX: who plays what
+    stems = stem_request(host, project, balance.render, with_folders=job == "mix")
     reference = Path(settings.reference).name
     params = settings.params()
     if job == "mix":
-        params["method"] = BalanceSettings.load(api, proj).method
+        params.update(method=balance.method, skip_unplayable=stems is None)
     verb = "match" if job == "match" else "mix (balance + match)"
     description = f"AutoMix: {verb} to {reference}"
     spec = action.JobSpec(
         job=job, label=f"{verb} to {reference}", params=params,
-        apply=lambda result: apply_result(api, proj, result, description))
+        apply=lambda result: apply_result(api, proj, result, description), stems=stems)
     return action.start(api, proj, spec)
+
+
+def stem_request(host: LiveHost, project: Project, mode: str, *,
+                 with_folders: bool) -> StemRequest | None:
+    """The tracks REAPER renders first: what the top-level tracks and folders (and, for Mix,
+    every folder's children) hold that the headless renderer cannot play (``auto``), or all of
+    them (``reaper``); None for ``headless`` or when nothing is needed."""
+    if mode == "headless" or project.length <= 0:
+        return None
+    roots: list[Track] = [t for t in project.tracks
+                          if t.parent is None and t.main_send and not t.mute]
+    if with_folders:
+        roots += [c for f in project.folders for c in analysed_children(f)]
+    chosen = tracks_to_render(roots, mode)
+    if not chosen:
+        return None
+    return StemRequest([(host.pointer(t), t) for t in chosen], 0.0, project.length,
+                       project.sample_rate)
 
 
 # ------------------------------------------------------------------------------ applying

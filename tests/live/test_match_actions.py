@@ -15,7 +15,15 @@ from reaper_automix.hosts.rpp import open_project
 from reaper_automix.iem.state import payload_params
 from reaper_automix.jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ
 
-from ..reaper_sim import MATCH_ACTION, MIX_ACTION, SimReaper, fake_python, write_worker_config
+from ..reaper_sim import (
+    MATCH_ACTION,
+    MIX_ACTION,
+    SimReaper,
+    add_midi,
+    repo_python,
+    synth_instrument,
+    write_worker_config,
+)
 from .test_fx import _as_read_by_the_rpp_host
 
 REPO = Path(__file__).resolve().parents[2]
@@ -25,18 +33,24 @@ STEPS = "25"  # a step cap and an unreachable budget: the fit does not depend on
 
 @pytest.fixture
 def resource(tmp_path: Path) -> Path:
-    """REAPER's resource folder, its worker Python running this checkout's reaper_automix (the
-    worker drops PYTHONPATH, so an installed copy elsewhere would answer otherwise)."""
     folder = tmp_path / "REAPER"
     folder.mkdir()
-    python = fake_python(tmp_path, f'PYTHONPATH="{REPO}" exec "{sys.executable}" "$@"')
-    write_worker_config(folder, python)
+    write_worker_config(folder, repo_python(folder))
     return folder
+
+
+SYNTH_SPANS = [(0.0, 2.5), (3.0, 5.5)]
 
 
 @pytest.fixture
 def song(tmp_path: Path) -> Path:
     """A short session: two folders and two tracks of synthetic stems, a reference beside it."""
+    return _song(tmp_path)
+
+
+def _song(tmp_path: Path, synth: str | None = None) -> Path:
+    """The session; ``synth`` "midi" or "audio" adds a top-level Synth track, played by an
+    instrument from MIDI items, or given as the audio that instrument plays."""
     from scipy.signal import butter, sosfilt
 
     from reaper_automix.rpp.builder import ItemSpec, TrackSpec, write_project
@@ -55,7 +69,17 @@ def song(tmp_path: Path) -> Path:
             TrackSpec("Bass", children=[TrackSpec("DI", items=item("bass"))]),
             TrackSpec("Lead", volume=1.5, items=item("lead")),
             TrackSpec("Pad", items=item("hats"))]
-    return write_project(tmp_path / "song.RPP", tree, sample_rate=44100, seed=2)
+    if synth == "audio":
+        write_audio(tmp_path / "synth.wav",
+                    synth_instrument("Synth", SYNTH_SPANS, 44100, 6 * 44100), 44100)
+    if synth is not None:
+        tree.append(TrackSpec("Synth", volume=0.7, items=item("synth") if synth == "audio"
+                              else []))
+    path = write_project(tmp_path / (f"song-{synth}.RPP" if synth else "song.RPP"), tree,
+                         sample_rate=44100, seed=2, line_ending="\n")
+    if synth == "midi":
+        add_midi(path, "Synth", SYNTH_SPANS)
+    return path
 
 
 def _reproducible(sim: SimReaper) -> None:
@@ -121,6 +145,24 @@ def test_mix_action_balances_and_matches_in_one_undo_point(song, resource, tmp_p
     assert [b.description for b in sim.undo_blocks] == [
         "AutoMix: mix (balance + match) to reference.wav"]
     assert "Hats" in sim.console_text  # stage 1's report
+
+
+def test_a_midi_stem_is_matched_from_reapers_render_like_the_same_audio(resource, tmp_path):
+    (tmp_path / "live").mkdir()
+    (tmp_path / "cli").mkdir()
+    midi, audio = _song(tmp_path / "live", "midi"), _song(tmp_path / "cli", "audio")
+    sim = SimReaper(midi, resource)
+    _reproducible(sim)
+    sim.files.append(str(midi.with_name("reference.wav")))
+    sim.inputs.append(["100", "no", "faders"])
+    sim.run_script(MATCH_ACTION)
+    assert sim.run_deferred() > 1 and sim.message_boxes == [], sim.console_text
+    assert "Synth: fader" in sim.console_text, "REAPER rendered it, so it was matched"
+    _cli("match", audio, tmp_path / "cli.RPP", audio.with_name("reference.wav"), "--fit",
+         "faders")
+    expected = {t.name: t.volume_db for t in open_project(tmp_path / "cli.RPP").tracks}
+    for track in _as_read_by_the_rpp_host(sim, tmp_path).tracks:
+        assert track.volume_db == pytest.approx(expected[track.name], abs=0.01), track.name
 
 
 def test_cancelling_a_dialog_starts_nothing(song, resource):
