@@ -252,3 +252,20 @@ def test_stems_the_headless_renderer_cannot_play_are_left_untouched_unless_rende
             assert not model.track("Lead").find_fx("MultiEQ", TAG_MULTIEQ)
         else:
             assert lead.status == "matched", "REAPER's render plays in place of the track"
+
+
+def test_compressed_and_equalised_stems_render_as_predicted(project: Path, media: Path) -> None:
+    from reaper_automix.console import params as P
+
+    start = P.neutral(3).numpy()
+    start[:, P.EQ_GAINS[0]], start[:, P.EQ_FREQS[0]] = [6.0, -4.0, 3.0], 150.0
+    start[:, P.EQ_GAINS[2]], start[:, P.EQ_QS[2]] = [-3.0, 5.0, -8.0], 4.0
+    start[:, P.RATIO], start[:, P.THRESHOLD] = [4.0, 8.0, 2.5], [-30.0, -26.0, -35.0]
+    start[:, P.ATTACK], start[:, P.RELEASE] = [5.0, 20.0, 60.0], [40.0, 250.0, 120.0]
+    model = open_project(project)
+    _, decision = plan_match(model, media / "reference.wav", start=start,
+                             options=MatchOptions(fit="start"))
+    assert all(s.after.omnicompressor["ratio"] > 1 for s in decision.stems)
+    model.save(project.with_name("out.RPP"))
+    rendered, _, _ = render_project_track(project.with_name("out.RPP"))
+    assert relative_error_db(rendered, decision.prediction) < -40.0

@@ -222,6 +222,7 @@ def plan_match(
     rendered: Mapping[str, str] | None = None,
     rendered_start: float = 0.0,
     rendered_post_fader: bool = False,
+    start: np.ndarray | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> tuple[MatchReport, MatchDecision]:
@@ -229,7 +230,8 @@ def plan_match(
 
     Tracks the headless renderer cannot play come as REAPER's renders (``rendered``, see
     :class:`~reaper_automix.audio.render.Renderer`); a stem that needs one it does not get is
-    left untouched and named."""
+    left untouched and named. ``start``: physical console parameters (stems × 25, in the order
+    of :func:`stems_to_match`) to start the fit from instead of equal loudness."""
     started = time.monotonic()
     tracks = stems_to_match(project, stems)
     audio_reference = read_reference(reference, project.sample_rate)
@@ -271,6 +273,8 @@ def plan_match(
             rendered, audio_reference, project.sample_rate,
             current=[_current(t) for t in playable], names=[t.display_name for t in playable],
             rest=rest, options=options,
+            start=None if start is None else np.asarray(start)[[tracks.index(t)
+                                                                for t in playable]],
             progress=lambda fraction, message: progress(0.1 + 0.85 * fraction, message),
             cancelled=cancelled,
         )
