@@ -233,6 +233,76 @@ def pooled_from_bands(bands: BandCross, left: torch.Tensor, right: torch.Tensor)
     return pl, pr, pl + pr + ps, pl + pr - ps
 
 
+SUBBANDS_PER_OCTAVE = 24
+
+
+@dataclass
+class SubbandCross:
+    """Cross-spectra pooled into narrow sub-bands: per sub-band b, Σ_{f in b} w(f)·C(f) for the
+    three kinds of feature pool w — the Bark band average, the plain total, the K-weighted total
+    — as (3, B, S, S) complex per block. A mix whose per-source weights are taken constant within
+    each sub-band (evaluated at ``frequencies``) then costs B instead of F bins per evaluation;
+    the pools themselves stay exact. Sub-bands are single bins up to where 1/24 octave is wider
+    than a bin, then 1/24 octave, never across a Bark band edge."""
+
+    ll: torch.Tensor
+    rr: torch.Tensor
+    lr: torch.Tensor
+    frequencies: torch.Tensor  # (B,) Hz, the mean frequency of each sub-band's bins
+    bark_band: torch.Tensor  # (B,) the Bark band of each sub-band, −1 outside 20 Hz–20 kHz
+
+
+def _subbands(grid: SpectralGrid) -> tuple[np.ndarray, np.ndarray]:
+    """Every bin's sub-band (F,), numbered in frequency order, and every sub-band's Bark band."""
+    f = grid.frequencies.numpy()
+    knee = (f[1] - f[0]) / (2.0 ** (1.0 / SUBBANDS_PER_OCTAVE) - 1.0)  # 1/24 octave = one bin
+    slot = np.floor(SUBBANDS_PER_OCTAVE * np.log2(np.maximum(f, knee) / knee))
+    key = np.where(f < knee, np.arange(f.size), f.size + slot)
+    inside = grid.pools[:N_BARK].numpy() > 0
+    bark_band = np.where(inside.any(axis=0), np.argmax(inside, axis=0), -1)
+    change = np.r_[True, (key[1:] != key[:-1]) | (bark_band[1:] != bark_band[:-1])]
+    index = np.cumsum(change) - 1  # bins are in frequency order, so sub-bands are too
+    return index, bark_band[change]
+
+
+def subband_cross(cross: CrossSpectra, grid: SpectralGrid) -> SubbandCross:
+    index, bark_band = _subbands(grid)
+    index_t = torch.from_numpy(index)
+    n_bands = bark_band.size
+    scale = grid.bin_weight / cross.frames
+    bark_average = grid.pools[:N_BARK].sum(dim=0)  # each bin's averaging weight in its band
+    weights = torch.stack([bark_average, torch.ones_like(scale), grid.k_weight]) * scale
+
+    def pool(block: torch.Tensor) -> torch.Tensor:  # (F, S, S) → (3, B, S, S)
+        weighted = weights.to(torch.complex128)[:, :, None, None] * block[None]
+        out = torch.zeros((3, n_bands, *block.shape[1:]), dtype=torch.complex128)
+        return out.index_add_(1, index_t, weighted)
+
+    counts = torch.zeros(n_bands, dtype=torch.float64).index_add_(
+        0, index_t, torch.ones_like(grid.frequencies))
+    centres = torch.zeros(n_bands, dtype=torch.float64).index_add_(
+        0, index_t, grid.frequencies) / counts
+    return SubbandCross(pool(cross.ll), pool(cross.rr), pool(cross.lr), centres,
+                        torch.from_numpy(bark_band))
+
+
+def pooled_from_subbands(sub: SubbandCross, left: torch.Tensor, right: torch.Tensor) -> Pooled:
+    """Pooled powers for per-source weights ``left``, ``right`` (S, B) at the sub-bands."""
+    a = left.transpose(0, 1).to(torch.complex128)  # (B, S)
+    b = right.transpose(0, 1).to(torch.complex128)
+    inside = sub.bark_band >= 0
+
+    def pools(block: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        q = torch.real(torch.einsum("bk,tbkl,bl->tb", x, block, y.conj()))  # (3, B)
+        bark = torch.zeros(N_BARK, dtype=torch.float64).index_add(
+            0, sub.bark_band[inside], q[0, inside])
+        return torch.cat([bark, q[1].sum().reshape(1), q[2].sum().reshape(1)])
+
+    pl, pr = pools(sub.ll, a, a), pools(sub.rr, b, b)
+    ps = 2.0 * pools(sub.lr, a, b)
+    return pl, pr, pl + pr + ps, pl + pr - ps
+
+
 def features(cross: CrossSpectra, left: torch.Tensor, right: torch.Tensor,
              grid: SpectralGrid) -> dict[str, torch.Tensor]:
     """The spectral features of the mix L = Σ_i left_i X_{2i}, R = Σ_i right_i X_{2i+1}."""

@@ -50,26 +50,35 @@ def section_coefficients(kind: int, frequency: torch.Tensor, q: torch.Tensor,
         c = 1.0 / (1.0 + n / q + n * n)
         return torch.stack([c, 2.0 * c, c, 2.0 * c * (1.0 - n * n), c * (1.0 - n / q + n * n)],
                            dim=-1)
-    a = torch.pow(10.0, gain_db / 40.0)
-    w = 2.0 * math.pi * torch.clamp(f, min=2.0) / sample_rate
-    cos, sin = torch.cos(w), torch.sin(w)
-    plus, minus = a + 1.0, a - 1.0
-    if kind == PEAK:
-        alpha = sin / (2.0 * q)
-        b = (1.0 + alpha * a, -2.0 * cos, 1.0 - alpha * a)
-        den = (1.0 + alpha / a, -2.0 * cos, 1.0 - alpha / a)
-    elif kind == LOW_SHELF:
-        beta = sin * torch.sqrt(a) / q
-        b = (a * (plus - minus * cos + beta), a * 2.0 * (minus - plus * cos),
-             a * (plus - minus * cos - beta))
-        den = (plus + minus * cos + beta, -2.0 * (minus + plus * cos), plus + minus * cos - beta)
-    elif kind == HIGH_SHELF:
-        beta = sin * torch.sqrt(a) / q
-        b = (a * (plus + minus * cos + beta), -a * 2.0 * (minus + plus * cos),
-             a * (plus + minus * cos - beta))
-        den = (plus - minus * cos + beta, 2.0 * (minus - plus * cos), plus - minus * cos - beta)
-    else:
+    if kind not in (PEAK, LOW_SHELF, HIGH_SHELF):
         raise ValueError(f"unknown section kind {kind}")
+    return peaks_and_shelves([kind], f[..., None], q[..., None], gain_db[..., None],
+                             sample_rate)[..., 0, :]
+
+
+def peaks_and_shelves(kinds: list[int], frequency: torch.Tensor, q: torch.Tensor,
+                      gain_db: torch.Tensor, sample_rate: float) -> torch.Tensor:
+    """Rows (..., K, 5) of K peak or shelf sections at once (kinds[k] for the last axis of
+    the (..., K) parameters): one batch of tensor operations for a whole EQ, whose cost is
+    mostly per operation. A low shelf and a high shelf are one formula with the sign of cos w
+    flipped (iem.md 6)."""
+    is_peak = torch.tensor([k == PEAK for k in kinds])
+    sign = torch.tensor([-1.0 if k == HIGH_SHELF else 1.0 for k in kinds], dtype=torch.float64)
+    f = torch.clamp(frequency, min=2.0, max=sample_rate / 2.0)
+    a = torch.pow(10.0, gain_db / 40.0)
+    w = 2.0 * math.pi * f / sample_rate
+    cos, sin = torch.cos(w), torch.sin(w)
+    alpha = sin / (2.0 * q)
+    peak_b = (1.0 + alpha * a, -2.0 * cos, 1.0 - alpha * a)
+    peak_a = (1.0 + alpha / a, -2.0 * cos, 1.0 - alpha / a)
+    beta = sin * torch.sqrt(a) / q
+    plus, minus, scos = a + 1.0, a - 1.0, sign * cos
+    shelf_b = (a * (plus - minus * scos + beta), 2.0 * a * sign * (minus - plus * scos),
+               a * (plus - minus * scos - beta))
+    shelf_a = (plus + minus * scos + beta, -2.0 * sign * (minus + plus * scos),
+               plus + minus * scos - beta)
+    b = [torch.where(is_peak, x, y) for x, y in zip(peak_b, shelf_b)]
+    den = [torch.where(is_peak, x, y) for x, y in zip(peak_a, shelf_a)]
     inv = 1.0 / den[0]
     return torch.stack([b[0] * inv, b[1] * inv, b[2] * inv, den[1] * inv, den[2] * inv], dim=-1)
 

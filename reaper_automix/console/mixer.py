@@ -19,7 +19,7 @@ import torch
 
 from ..iem.multieq import coefficients as plugin_coefficients
 from .compressor import gain_reduction, key_level, smoothing_coefficient
-from .filters import cascade, frequency_response, section_coefficients
+from .filters import cascade, frequency_response, peaks_and_shelves
 from .params import (
     ATTACK, EQ_BANDS, EQ_FREQS, EQ_GAINS, EQ_QS, GAIN, KNEE, PAN, RATIO, RELEASE, THRESHOLD,
 )
@@ -57,12 +57,8 @@ def eq_sections(physical: torch.Tensor, sample_rate: float, *,
     forms (a straight-through estimate); without rounding, values and gradient are both float64
     (what a finite-difference check needs).
     """
-    rows = [
-        section_coefficients(band.kind, physical[:, f], physical[:, q], physical[:, g],
-                             sample_rate)
-        for band, g, f, q in zip(EQ_BANDS, EQ_GAINS, EQ_FREQS, EQ_QS)
-    ]
-    exact = torch.stack(rows, dim=1)
+    exact = peaks_and_shelves([band.kind for band in EQ_BANDS], physical[:, EQ_FREQS],
+                              physical[:, EQ_QS], physical[:, EQ_GAINS], sample_rate)
     if not plugin_rounding:
         return exact
     values = physical.detach().numpy()

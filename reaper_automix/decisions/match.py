@@ -42,14 +42,16 @@ from ..analysis.style import (
     BandCross,
     CrossSpectra,
     SpectralGrid,
+    SubbandCross,
     band_cross,
     crest_factor_db,
     cross_spectra,
-    features,
     pooled_features,
     pooled_from_bands,
+    pooled_from_subbands,
     select_windows,
     stereo_features,
+    subband_cross,
 )
 from ..console import params as P
 from ..console.compressor import gain_reduction, key_level, smoothing_coefficient
@@ -236,6 +238,7 @@ class _Problem:
     input_gain_db: np.ndarray  # (S,)
     grid: SpectralGrid
     cross: CrossSpectra  # stem tokens (+ rest tokens)
+    subbands: SubbandCross  # the same, pooled into sub-bands
     mix_windows: list[tuple[int, int]]
     reference: dict[str, torch.Tensor]
     reference_segments: list[np.ndarray]  # (2, SEGMENT) each, for the crest factor
@@ -268,11 +271,14 @@ def _amplitudes(problem: _Problem, physical: torch.Tensor,
     return left, right
 
 
-def _responses(problem: _Problem, physical: torch.Tensor) -> torch.Tensor:
-    """Every source's EQ response (S(+1), F): float64 closed forms, no float32 rounding, so the
-    loss is smooth for the optimiser (the difference is far below the -40 dB bar)."""
+def _responses(problem: _Problem, physical: torch.Tensor,
+               frequencies: torch.Tensor | None = None) -> torch.Tensor:
+    """Every source's EQ response (S(+1), F) at the bins (or ``frequencies``): float64 closed
+    forms, no float32 rounding, so the loss is smooth for the optimiser (the difference is far
+    below the -40 dB bar)."""
     grid = problem.grid
-    response = eq_response(physical, grid.frequencies, grid.sample_rate, plugin_rounding=False)
+    response = eq_response(physical, grid.frequencies if frequencies is None else frequencies,
+                           grid.sample_rate, plugin_rounding=False)
     if problem.rest is not None:
         response = torch.cat([response, torch.ones_like(response[:1])])
     return response
@@ -281,14 +287,15 @@ def _responses(problem: _Problem, physical: torch.Tensor) -> torch.Tensor:
 def _spectral_features(problem: _Problem, physical: torch.Tensor,
                        compressor_gain_db: torch.Tensor,
                        bands: BandCross | None = None) -> dict[str, torch.Tensor]:
-    """Features of the console's mix from the stems' cross-spectra, the EQ as its response;
-    with ``bands`` (the cross-spectra pooled under fixed EQ), from those."""
+    """Features of the console's mix from the stems' cross-spectra: with ``bands`` (pooled under
+    a fixed EQ) from those, else from the sub-band cross-spectra with every EQ's response at
+    the sub-bands (1/24 octave; exact pools, the response constant within a sub-band)."""
     left, right = _amplitudes(problem, physical, compressor_gain_db)
     if bands is not None:
         return pooled_features(pooled_from_bands(bands, left, right), problem.grid)
-    response = _responses(problem, physical)
-    return features(problem.cross, left[:, None] * response, right[:, None] * response,
-                    problem.grid)
+    response = _responses(problem, physical, problem.subbands.frequencies)
+    return pooled_features(pooled_from_subbands(
+        problem.subbands, left[:, None] * response, right[:, None] * response), problem.grid)
 
 
 def _regulariser(physical: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
@@ -709,7 +716,8 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         start_physical = torch.as_tensor(np.asarray(start, np.float64))[active].clone()
     bounds = _fit_bounds(input_gain)
     start_physical = torch.minimum(torch.maximum(start_physical, bounds.low), bounds.high)
-    problem = _Problem(active_stems, rest64, sample_rate, input_gain, grid, cross, windows,
+    problem = _Problem(active_stems, rest64, sample_rate, input_gain, grid, cross,
+                       subband_cross(cross, grid), windows,
                        reference_features, reference_segments, level_target, bounds,
                        time.monotonic() + options.budget_s, cancelled, options.steps)
     steps = {"spectral": 0, "dynamics": 0}
