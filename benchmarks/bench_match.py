@@ -109,7 +109,8 @@ def main() -> int:
         verdict = "pass" if (record.seconds <= WALL_TARGET_S and
                              record.peak_mb <= PEAK_TARGET_MB) else "FAIL"
         rows.append(
-            f"{fit:<8}{record.seconds:>8.1f}{record.cpu_s:>8.1f}{record.cpu_s / record.seconds:>7.2f}"
+            f"{fit:<8}{record.seconds:>8.1f}{record.cpu_s:>8.1f}"
+            f"{record.cpu_s / record.seconds:>7.2f}"
             f"{record.cpu_wait:>6.0%}{record.peak_mb:>10.0f}"
             f"  {seconds['render']:>6.1f} {seconds['analysis']:>6.1f} {seconds['spectral']:>6.1f}"
             f" {seconds['dynamics']:>6.1f} {seconds['final']:>6.1f}"

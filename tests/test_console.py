@@ -14,7 +14,7 @@ from reaper_automix import console as C
 from reaper_automix.audio.io import read_audio
 from reaper_automix.audio.render import pan_gains
 from reaper_automix.console import params as P
-from reaper_automix.console.compressor import gain_reduction, key_level, smoothing_coefficient
+from reaper_automix.console.compressor import gain_reduction
 from reaper_automix.console.filters import cascade, section_coefficients
 from reaper_automix.iem import MULTIEQ, OMNICOMPRESSOR, process
 

@@ -16,6 +16,7 @@ from .mixer import (
     output_gains,
     pan_gains,
     process,
+    render_song,
     stem_tokens,
 )
 from .params import (
@@ -36,6 +37,6 @@ from .params import (
 __all__ = [
     "N_PARAMS", "PARAMETERS", "STEM_LUFS", "Parameter", "WrittenStem", "compressor_gain",
     "eq_response", "eq_sections", "equalise", "from_written", "gain_bounds", "mix", "neutral",
-    "output_gains", "pan_gains", "process", "stem_tokens", "threshold_bounds", "to_normalised",
-    "to_physical", "to_written",
+    "output_gains", "pan_gains", "process", "render_song", "stem_tokens", "threshold_bounds",
+    "to_normalised", "to_physical", "to_written",
 ]

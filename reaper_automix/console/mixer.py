@@ -118,3 +118,45 @@ def mix(tokens: torch.Tensor, physical: torch.Tensor, input_gain_db: torch.Tenso
     """The stereo mix (2, n) of :func:`process`."""
     return process(tokens, physical, input_gain_db, sample_rate,
                    plugin_rounding=plugin_rounding).sum(dim=0)
+
+
+def render_song(stems: Sequence[np.ndarray], physical: torch.Tensor, input_gain_db: np.ndarray,
+                sample_rate: int, rest: np.ndarray | None = None) -> np.ndarray:
+    """The whole song through the console, without gradients: stems (each (n, 2) float32, as
+    rendered), physical parameters (S, 25), input gains (S,) dB, and ``rest`` (n, 2) added as
+    it is. One stem at a time, both channels filtered in parallel (float64 inside, summed in
+    float32 like the renderer); identity EQ sections and 1:1 compressors are skipped. Returns an
+    (n, 2) float32 view of a (2, n) array."""
+    n = stems[0].shape[0] if stems else (rest.shape[0] if rest is not None else 0)
+    out = np.zeros((2, n), np.float32)
+    if rest is not None:
+        out += rest.T
+    with torch.no_grad():
+        for s, stem in enumerate(stems):
+            params = physical[s:s + 1]
+            input_gain = 10.0 ** (float(input_gain_db[s]) / 20.0)
+            weights = (output_gains(params)[0] * input_gain).numpy()
+            sections = eq_sections(params, sample_rate)[0]
+            active = sections[[k for k in range(sections.shape[0])
+                               if not _identity(sections[k])]]
+            compressed = float(params[0, RATIO]) > 1.0
+            if not active.shape[0] and not compressed:
+                out += (stem * weights.astype(np.float32)).T
+                continue
+            audio = torch.from_numpy(np.ascontiguousarray(stem.T, np.float64))
+            if active.shape[0]:  # both channels at once: the kernel runs one per core
+                audio = cascade(audio, active[None].expand(2, -1, -1))
+            values = audio.numpy()
+            if compressed:
+                values *= torch.pow(10.0, gain_reduction(
+                    key_level(audio[:1] * input_gain), params[:, THRESHOLD],
+                    params[:, RATIO], params[:, KNEE],
+                    smoothing_coefficient(params[:, ATTACK], sample_rate),
+                    smoothing_coefficient(params[:, RELEASE], sample_rate)) / 20.0).numpy()
+            values *= weights[:, None]
+            out += values
+    return out.T
+
+
+def _identity(row: torch.Tensor) -> bool:
+    return bool(row[0] == 1.0 and row[1] == row[3] and row[2] == row[4])

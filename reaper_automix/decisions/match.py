@@ -11,9 +11,9 @@ The fit ([product], docs/match.md):
 1. every stem enters the console at :data:`~reaper_automix.console.STEM_LUFS` (its input gain);
    the start point is equal loudness (gain 0 dB), flat EQ, no compression, the current pans, or
    an explicit ``start`` (the learned model's prediction);
-2. **spectral phase** (L-BFGS): gains and pans, then gains, pans and EQ, on the analytic mix
+2. **spectral phase** (L-BFGS-B): gains and pans, then gains, pans and EQ, on the analytic mix
    spectra of :mod:`reaper_automix.analysis.style` (stem cross-spectra pooled over windows
-   spread over the song; the EQ as its exact frequency response);
+   spread over the song; the EQ as its frequency response);
 3. **dynamics phase** (Adam, time domain through the exact compressor): threshold, ratio, attack
    and release against the reference's crest factor, each stem's gain compensating the level its
    compressor takes so the spectral balance of step 2 stays; an L1 penalty on the gain reduction
@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,7 @@ from ..analysis.style import (
 from ..console import params as P
 from ..console.compressor import gain_reduction, key_level, smoothing_coefficient
 from ..console.filters import cascade
-from ..console.mixer import eq_response, eq_sections, output_gains, pan_gains
+from ..console.mixer import eq_response, eq_sections, output_gains, pan_gains, render_song
 from ..console.params import STEM_LUFS, WrittenStem, from_written, to_written
 
 Progress = Callable[[float, str], None]
@@ -93,7 +93,7 @@ class MatchCancelled(Exception):
 @dataclass(frozen=True)
 class MatchOptions:
     """How to fit. ``amount`` is a share 0 … 1 of every move; ``fit`` is "full", "faders"
-    (gains and pans only) or "start" (the start point, not fitted: the equal-loudness baseline).
+    (gains only) or "start" (the start point, not fitted: the equal-loudness baseline).
     ``budget_s`` bounds the two optimisation phases (render and analysis come on top);
     ``steps``, if given, also caps each optimiser run (every L-BFGS stage and the compressor
     phase) at that many steps, which makes the result independent of the machine's speed."""
@@ -514,46 +514,6 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
 
 
 # ------------------------------------------------------------------------------- full length
-def render_mix(stems: Sequence[np.ndarray], physical: torch.Tensor, input_gain_db: np.ndarray,
-               sample_rate: int, rest: np.ndarray | None = None) -> np.ndarray:
-    """The whole song through the console, exact, one stem channel at a time (float64 inside,
-    summed in float32 like the renderer): an (n, 2) float32 view of a (2, n) array. Identity EQ
-    sections and 1:1 compressors are skipped (they change nothing)."""
-    n = stems[0].shape[0] if stems else (rest.shape[0] if rest is not None else 0)
-    out = np.zeros((2, n), np.float32)
-    if rest is not None:
-        out += rest.T
-    with torch.no_grad():
-        for s, stem in enumerate(stems):
-            params = physical[s:s + 1]
-            input_gain = 10.0 ** (float(input_gain_db[s]) / 20.0)
-            weights = (output_gains(params)[0] * input_gain).numpy()
-            sections = eq_sections(params, sample_rate)[0]
-            active = sections[[k for k in range(sections.shape[0])
-                               if not _identity(sections[k])]]
-            compressed = float(params[0, P.RATIO]) > 1.0
-            if not active.shape[0] and not compressed:
-                out += (stem * weights.astype(np.float32)).T
-                continue
-            audio = torch.from_numpy(np.ascontiguousarray(stem.T, np.float64))
-            if active.shape[0]:  # both channels at once: the kernel runs one per core
-                audio = cascade(audio, active[None].expand(2, -1, -1))
-            values = audio.numpy()
-            if compressed:
-                values *= torch.pow(10.0, gain_reduction(
-                    key_level(audio[:1] * input_gain), params[:, P.THRESHOLD],
-                    params[:, P.RATIO], params[:, P.KNEE],
-                    smoothing_coefficient(params[:, P.ATTACK], sample_rate),
-                    smoothing_coefficient(params[:, P.RELEASE], sample_rate)) / 20.0).numpy()
-            values *= weights[:, None]
-            out += values
-    return out.T
-
-
-def _identity(row: torch.Tensor) -> bool:
-    return bool(row[0] == 1.0 and row[1] == row[3] and row[2] == row[4])
-
-
 def _loudness(meter: LoudnessMeter, audio: np.ndarray) -> float:
     return float(meter.integrated(audio))
 
@@ -683,7 +643,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     rest64 = None if rest is None or not np.any(rest) else rest
 
     progress(0.05, "analysing the current mix and the reference")
-    before_mix = render_mix(active_stems, current_physical, input_gain, sample_rate, rest64)
+    before_mix = render_song(active_stems, current_physical, input_gain, sample_rate, rest64)
     before_lufs = _loudness(meter, before_mix)
     target_lufs = reference_lufs if options.match_loudness else before_lufs
     grid = SpectralGrid.create(sample_rate)
@@ -738,7 +698,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     progress(0.85, "rendering the matched mix")
     written = [to_written(fitted[row], float(input_gain[row])) for row in range(len(active))]
     exact = torch.stack([from_written(w, float(input_gain[row])) for row, w in enumerate(written)])
-    stems_mix = render_mix(active_stems, exact, input_gain, sample_rate)
+    stems_mix = render_song(active_stems, exact, input_gain, sample_rate)
     shift = _shift_to(meter, stems_mix, rest64, target_lufs)
     exact[:, P.GAIN] += shift
     final_rows = []
@@ -756,7 +716,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         if rest64 is not None:
             after_mix += rest64
     else:
-        after_mix = render_mix(active_stems, final, input_gain, sample_rate, rest64)
+        after_mix = render_song(active_stems, final, input_gain, sample_rate, rest64)
     after_features = stereo_features(torch.from_numpy(after_mix.T), windows, grid)
     clock["final"] = time.monotonic()
 

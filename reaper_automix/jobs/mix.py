@@ -4,7 +4,6 @@ then Match reference on the top-level stems (stage 2), on the same in-memory pro
 from __future__ import annotations
 
 from collections.abc import Mapping
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
