@@ -18,9 +18,10 @@ The fit ([product], docs/match.md):
    and release against the reference's crest factor, each stem's gain compensating the level its
    compressor takes so the spectral balance of step 2 stays; an L1 penalty on the gain reduction
    keeps compressors off unless they pay;
-4. values snapped to the plug-ins' grids; the whole song rendered through the console once; one
-   common gain brings the mix to the target loudness (the current mix's, or the reference's with
-   ``match_loudness``); ``amount`` applies that share of every move.
+4. bands that move less than 0.3 dB switched off, values snapped to the plug-ins' grids; the
+   whole song rendered through the console once; one common gain brings the mix to the target
+   loudness (the current mix's, or the reference's with ``match_loudness``); ``amount`` applies
+   that share of every move.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ Cancelled = Callable[[], bool]
 MIN_REFERENCE_S = 5.0
 SILENT_LUFS = -70.0  # stems and references below BS.1770's absolute gate are silent
 FITS = ("full", "faders", "start")
-DEFAULT_BUDGET_S = 12.0
+DEFAULT_BUDGET_S = 10.0
 
 # Loss weights: dB² for spectra and level, squared ratios for side shares, width and imbalance.
 WEIGHTS = {"bark_mid_db": 1.0, "bark_side_share": 100.0, "width": 100.0, "imbalance": 100.0,
@@ -75,6 +76,7 @@ PAN_PENALTY = 1.0  # per squared pan move
 SHAPE_PENALTY = 0.002  # per octave² of frequency or Q move (keeps unused bands where they are)
 COMPRESSION_PENALTY = 0.05  # per dB of mean gain reduction, averaged over stems
 KNEE_DB = 6.0  # knee width set by rule
+MIN_BAND_DB = 0.3  # a fitted EQ band that moves less is switched off
 ADAM_RATE = 0.1  # per step, in the optimisers' units (6 dB, one octave)
 MAX_DYNAMICS_STEPS = 300
 PATIENCE = 25  # the dynamics phase stops after this many steps without improvement
@@ -696,6 +698,9 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     clock["dynamics"] = time.monotonic()
 
     progress(0.85, "rendering the matched mix")
+    if options.fit != "start":  # bands that barely move are switched off (a clearer plug-in)
+        gains = fitted[:, P.EQ_GAINS]
+        fitted[:, P.EQ_GAINS] = torch.where(gains.abs() < MIN_BAND_DB, 0.0, gains)
     written = [to_written(fitted[row], float(input_gain[row])) for row in range(len(active))]
     exact = torch.stack([from_written(w, float(input_gain[row])) for row, w in enumerate(written)])
     stems_mix = render_song(active_stems, exact, input_gain, sample_rate)
