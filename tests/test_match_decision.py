@@ -202,3 +202,19 @@ def test_stems_enter_the_console_at_the_stem_loudness(stems) -> None:
                                options=MatchOptions(fit="start"))
     for stem in decision.stems:
         assert stem.loudness_lufs + stem.input_gain_db == pytest.approx(STEM_LUFS)
+
+
+def test_compressors_engage_when_the_references_dynamics_ask(stems) -> None:
+    from reaper_automix.iem import process
+
+    compressor = {"threshold": -30.0, "ratio": 6.0, "attack": 10.0, "release": 80.0, "knee": 6.0}
+    kick = process("OmniCompressor", compressor, stems[0], RATE)
+    kick *= np.sqrt(np.mean(stems[0].astype(float) ** 2) / np.mean(kick.astype(float) ** 2))
+    reference = mix_of([kick, *stems[1:]], [0, -3, -2, -4], [0, 0, 0, 0])
+    decision = match_reference(stems, reference, RATE,
+                               current=[WrittenStem(g, 0.0) for g in (0, -3, -2, -4)],
+                               options=MatchOptions(budget_s=120.0, steps=80))
+    assert decision.steps["dynamics"] > 1
+    assert decision.stems[0].after.omnicompressor["ratio"] > 1.0
+    assert decision.distances["before"]["crest_db"] > 3.0
+    assert decision.distances["after"]["crest_db"] < 1.0

@@ -481,16 +481,17 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
         return WEIGHTS["crest_db"] * torch.mean((crest.double() - reference_crest) ** 2) + penalty
 
     x = problem.bounds.encode(start, index)
-    at_neutral = x.clone().requires_grad_(True)
-    neutral_loss = objective(at_neutral)
-    neutral_loss.backward()
-    if bool((at_neutral.grad[:, 1] >= 0).all()):
-        # 1:1 is a stationary point of the box: raising any ratio only adds loss
+    with torch.no_grad():
+        neutral_loss = float(objective(x))
+    # barely compressing (1.05:1, where the attack branch is taken as it will be) — does more
+    # ratio help anywhere? At exactly 1:1 no sample is in attack, so its gradient misleads.
+    x[:, 1] = P.PARAMETERS[P.RATIO].to_normalised(torch.tensor(1.05)) * _span(P.RATIO)
+    probe = x.clone().requires_grad_(True)
+    objective(probe).backward()
+    if bool((probe.grad[:, 1] >= 0).all()):  # raising any ratio only adds loss: stay at 1:1
         return physical, 1
-    neutral_loss = float(neutral_loss.detach())
-    x[:, 1] = 0.05 * _span(P.RATIO)  # ratio 1.12: off, but where every parameter has a gradient
     first, second = torch.zeros_like(x), torch.zeros_like(x)
-    best, best_loss = x.clone(), math.inf
+    best, best_loss = None, neutral_loss  # 1:1 everywhere is the point to beat
     steps, since_best = 1, 0
     limit = min(MAX_DYNAMICS_STEPS, problem.max_steps or MAX_DYNAMICS_STEPS)
     while time.monotonic() < deadline and steps < limit and since_best < PATIENCE:
@@ -508,7 +509,7 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
         step = (first / (1 - 0.9 ** steps)) / (torch.sqrt(second / (1 - 0.999 ** steps)) + 1e-8)
         x = torch.minimum(torch.maximum(x - ADAM_RATE * step, low), high)
         steps += 1
-    if best_loss >= neutral_loss:  # compression does not pay: every compressor stays off
+    if best is None:  # compression does not pay: every compressor stays off
         return physical, steps
     with torch.no_grad():
         fitted, _, _ = current(best)
