@@ -218,3 +218,21 @@ def test_compressors_engage_when_the_references_dynamics_ask(stems) -> None:
     assert decision.stems[0].after.omnicompressor["ratio"] > 1.0
     assert decision.distances["before"]["crest_db"] > 3.0
     assert decision.distances["after"]["crest_db"] < 1.0
+
+
+def test_windows_pooled_two_at_a_time_equal_the_sequential_sum() -> None:
+    import torch
+
+    from reaper_automix.analysis.style import SpectralGrid, cross_spectra
+    from reaper_automix.decisions.match import _pooled_cross
+
+    grid = SpectralGrid.create(RATE)
+    rng = np.random.default_rng(1)
+    windows = [torch.from_numpy(rng.standard_normal((4, 8192))) for _ in range(5)]
+    pooled = _pooled_cross(iter(windows), grid)
+    sequential = cross_spectra(windows[0], [(0, 8192)], grid)
+    for window in windows[1:]:
+        sequential = sequential + cross_spectra(window, [(0, 8192)], grid)
+    for name in ("ll", "rr", "lr"):
+        assert torch.equal(getattr(pooled, name), getattr(sequential, name))
+    assert pooled.frames == sequential.frames

@@ -26,10 +26,13 @@ The fit ([product], docs/match.md):
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -80,6 +83,7 @@ MIN_BAND_DB = 0.3  # a fitted EQ band that moves less is switched off
 ADAM_RATE = 0.1  # per step, in the optimisers' units (6 dB, one octave)
 MAX_DYNAMICS_STEPS = 300
 PATIENCE = 25  # the dynamics phase stops after this many steps without improvement
+THREADS = 2  # stem loudness and window cross-spectra run two at a time
 SEGMENT = 1 << 15  # dynamics phase: central segment of each window (0.74 s at 44.1 kHz) …
 PREROLL_S = 0.3  # … after this much run-in (filter and compressor state)
 
@@ -628,7 +632,8 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         raise ValueError("stems (and rest) must have one length")
     reference_lufs = _validate_reference(reference, sample_rate, meter)
     progress(0.02, "measuring stems")
-    loudness = [_loudness(meter, stem) for stem in stereo]
+    with ThreadPoolExecutor(THREADS) as pool:  # the meter's filter runs without the GIL
+        loudness = list(pool.map(partial(_loudness, meter), stereo))
     active = [i for i, value in enumerate(loudness) if value > SILENT_LUFS]
     if not active:
         raise MatchError("every stem is silent (below -70 LUFS): nothing to match; check that "
@@ -767,10 +772,14 @@ def _as_stereo(stem: np.ndarray) -> np.ndarray:
     return np.repeat(audio, 2, axis=1) if audio.shape[1] == 1 else audio
 
 
-def _pooled_cross(segments, grid: SpectralGrid) -> CrossSpectra:
+def _pooled_cross(segments: Iterator[torch.Tensor], grid: SpectralGrid) -> CrossSpectra:
+    """Cross-spectra of each window's tokens, summed; two windows at a time, one per core
+    (torch releases the GIL inside its operations, each runs on one intra-op thread), and no
+    more than two windows of tokens in memory."""
     total: CrossSpectra | None = None
-    for segment in segments:
-        part = cross_spectra(segment, [(0, segment.shape[1])], grid)
-        total = part if total is None else total + part
+    with ThreadPoolExecutor(THREADS) as pool:
+        while batch := list(itertools.islice(segments, THREADS)):
+            for part in pool.map(lambda x: cross_spectra(x, [(0, x.shape[1])], grid), batch):
+                total = part if total is None else total + part
     assert total is not None
     return total
