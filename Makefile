@@ -15,14 +15,16 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 demo: setup
 	$(PY) -m reaper_automix demo --out $(DEMO_DIR) --force
 	$(PY) -m reaper_automix balance $(DEMO_DIR)/automix-demo.RPP --recursive \
-		-o $(DEMO_DIR)/automix-demo-balanced.RPP
+		-o $(DEMO_DIR)/automix-demo-balanced.RPP \
+		--report $(DEMO_DIR)/automix-demo-balance.html --preview $(DEMO_DIR)/preview
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo.RPP -o $(DEMO_DIR)/mix-before.wav
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/mix-balanced.wav
 	$(PY) -m reaper_automix mix $(DEMO_DIR)/automix-demo.RPP --reference $(DEMO_DIR)/reference.wav \
 		-o $(DEMO_DIR)/automix-demo-mixed.RPP
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-mixed.RPP -o $(DEMO_DIR)/mix-after.wav
 	@echo "Open $(DEMO_DIR)/automix-demo.RPP, -balanced.RPP and -mixed.RPP in REAPER, or listen to"
-	@echo "$(DEMO_DIR)/mix-before.wav, mix-balanced.wav, mix-after.wav and reference.wav."
+	@echo "$(DEMO_DIR)/mix-before.wav, mix-balanced.wav, mix-after.wav and reference.wav;"
+	@echo "open $(DEMO_DIR)/automix-demo-balance.html for what changed and why (A/B at equal loudness)."
 
 ## The whole test suite (what CI runs).
 test: setup

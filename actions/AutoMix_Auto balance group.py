@@ -29,6 +29,7 @@
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
 #   reaper_automix/reaper/match.py
+#   reaper_automix/reaper/report.py
 #   reaper_automix/reaper/snapshot.py
 #   reaper_automix/reaper/stems.py
 #   reaper_automix/rpp/__init__.py

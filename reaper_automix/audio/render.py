@@ -118,6 +118,14 @@ class Renderer:
             audio *= np.asarray(pan_gains(track.pan), np.float32)
         return audio
 
+    def mix(self, *, end: float | None = None) -> np.ndarray:
+        """The master sum: every top-level track that sends to the master, post-fader."""
+        out = np.zeros((self.n_samples(end), 2), np.float32)
+        for top in self.project.top_level:
+            if top.main_send and not top.mute:
+                out += self.track(top, end=end)
+        return out
+
     def rendered_track_path(self, track: Track) -> Path | None:
         """The file of REAPER's render of ``track``, if one was given."""
         return self.rendered.get(track.guid.strip("{}").upper())
@@ -330,9 +338,5 @@ def render_project_track(
     renderer = Renderer(project, skip_missing=skip_missing)
     renderer.warnings.extend(map(unplayable_warning, unplayable))
     if track is None:
-        mix = np.zeros((renderer.n_samples(), 2), np.float32)
-        for top in project.top_level:
-            if top.main_send and not top.mute:
-                mix += renderer.track(top)
-        return mix, project.sample_rate, renderer.warnings
+        return renderer.mix(), project.sample_rate, renderer.warnings
     return renderer.track(project.track(track)), project.sample_rate, renderer.warnings

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.cfb import METHODS
+from ..analysis.spectrum import SpectrumRecorder
 from ..audio.playable import (
     UnplayableTracksError,
     analysed_children,
@@ -27,6 +28,7 @@ from ..audio.playable import (
 from ..audio.render import Renderer
 from ..decisions.balance import decide_balance
 from ..hosts.rpp import open_project
+from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
 
@@ -115,6 +117,7 @@ def plan_balance(
     rendered_start: float = 0.0,
     rendered_post_fader: bool = False,
     offsets_db: Mapping[str, float] | None = None,
+    spectra: SpectrumRecorder | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> BalanceReport:
@@ -124,7 +127,8 @@ def plan_balance(
     (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB. Tracks the headless
     renderer cannot play must come as REAPER's renders (``rendered``, see
     :class:`~reaper_automix.audio.render.Renderer`), else they are refused, or analysed as it
-    plays them with ``skip_unplayable`` (a warning each).
+    plays them with ``skip_unplayable`` (a warning each). ``spectra``, when given (for the
+    report), records each analysed child's long-term spectrum by GUID.
     """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -144,7 +148,7 @@ def plan_balance(
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
-        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}))
+        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, spectra))
         release_freed_memory()
     report.warnings = [*map(unplayable_warning, unplayable), *renderer.warnings]
     report.warnings += [  # a REAPER render holds the children's faders as they were
@@ -158,10 +162,13 @@ def plan_balance(
 
 
 def _balance_folder(
-    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float]
+    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float],
+    spectra: SpectrumRecorder | None = None,
 ) -> GroupBalance:
     candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
+    if spectra is not None:
+        loaders = [spectra.recording(c.guid, load) for c, load in zip(candidates, loaders)]
     decision = decide_balance(  # renders each child on the analysis threads, one at a time
         loaders, renderer.sample_rate, method=method,
         offsets_db=[offsets_db.get(child.guid, 0.0) for child in candidates],
@@ -205,12 +212,13 @@ def _has_items(track: Track) -> bool:
 
 
 def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
-    """Worker entry point: balance a project snapshot and return the new fader values."""
+    """Worker entry point: balance a project snapshot and return the new fader values (and
+    write the report and previews the request asks for, see :mod:`reaper_automix.report`)."""
+    asked = ReportRequest.from_request(request)
     try:
-        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
-        if request.get("sample_rate"):
-            project.sample_rate = int(request["sample_rate"])
+        project = _open_snapshot(request)
         before = {id(t): t.volume for t in project.tracks}
+        spectra = SpectrumRecorder(project.sample_rate) if asked.html else None
         report = plan_balance(
             project,
             request.get("groups") or None,
@@ -221,9 +229,11 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
             rendered=request.get("rendered") or None,
             rendered_start=float(request.get("rendered_start", 0.0)),
             rendered_post_fader=bool(request.get("rendered_post_fader", False)),
+            spectra=spectra,
             progress=progress,
             cancelled=cancelled,
         )
+        files = _publish(asked, request, report, spectra, project) if asked.wanted else None
     except (OSError, ValueError, LookupError) as exc:  # missing media, bad project, no track
         raise JobError(str(exc)) from exc
     faders = [
@@ -231,4 +241,25 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         for t in project.tracks
         if t.volume != before[id(t)]
     ]
-    return {"faders": faders, "report": report.to_json()}
+    result = {"faders": faders, "report": report.to_json()}
+    return result if files is None else {**result, "files": files}
+
+
+def _publish(asked: ReportRequest, request: dict[str, Any], report: BalanceReport,
+             spectra: SpectrumRecorder | None, project: Project) -> dict[str, Any]:
+    from ..report.balance import publish_balance  # matplotlib: imported only for a report
+
+    before = _open_snapshot(request) if asked.preview_dir else None
+    render = {"rendered": request.get("rendered") or None,
+              "rendered_start": float(request.get("rendered_start", 0.0)),
+              "rendered_post_fader": bool(request.get("rendered_post_fader", False))}
+    return job_files(asked, partial(publish_balance, report.to_json(), spectra), before=before,
+                     after=project, skip_missing=bool(request.get("skip_missing", False)),
+                     render=render)
+
+
+def _open_snapshot(request: dict[str, Any]) -> Project:
+    project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+    if request.get("sample_rate"):
+        project.sample_rate = int(request["sample_rate"])
+    return project

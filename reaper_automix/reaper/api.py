@@ -19,7 +19,9 @@ or has nothing (checked against reapy 0.10.0; docs/reaper.md, "python-reapy"):
 - state chunks, ``GetProjectStateChangeCount``, item/take strings, ``TrackFX_Get/SetNamedConfigParm``,
   ``TrackFX_AddByName``/``GetFXGUID``/``GetParamName`` and section sources: reapy has no call for
   them;
-- ``defer``: REAPER injects ``RPR_defer`` into the running script, which passes it here.
+- ``defer``: REAPER injects ``RPR_defer`` into the running script, which passes it here;
+- opening a file in the browser: REAPER has no call; SWS's ``CF_ShellExecute`` (re-exported by
+  reapy from ``reaper_python`` or ``sws_python``) where installed, else Python's ``webbrowser``.
 
 Every method takes and returns plain values (pointer strings such as
 ``'(MediaTrack*)0x00000000110A1AD0'``, numbers, text).
@@ -29,8 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import webbrowser
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -396,6 +400,15 @@ class ReaperApi:
         "wav"): the chosen path, or None when the user cancelled."""
         ok, path, _, _ = self.rpr.GetUserFileNameForRead(initial, title, extension)
         return str(path) if ok and path else None
+
+    def open_file(self, path: str) -> bool:
+        """Open a file in the system's default application (a browser for .html): SWS's
+        ``CF_ShellExecute`` where SWS is installed, else Python's ``webbrowser``. False if
+        neither could."""
+        shell_execute = getattr(self.rpr, "CF_ShellExecute", None)
+        if shell_execute is not None and shell_execute(path) is not False:
+            return True
+        return bool(webbrowser.open(Path(path).resolve().as_uri()))
 
     def defer(self, code: str) -> None:
         """Run ``code`` (Python source, as a string) on a later UI tick."""

@@ -46,6 +46,7 @@ LIGHT_MODULES = (
     "reaper/config.py",
     "reaper/live.py",
     "reaper/match.py",
+    "reaper/report.py",
     "reaper/snapshot.py",
     "reaper/stems.py",
     "rpp/__init__.py",

@@ -191,7 +191,7 @@ def test_older_reaper_renders_post_fader_and_the_faders_are_divided_out(resource
 @pytest.mark.parametrize("mode", ["reaper", "headless"])
 def test_render_setting_forces_either_way(mode, resource, tmp_path):
     sim = SimReaper(midi_project(tmp_path), resource)
-    sim.inputs.append(["centroid", "no", "no", mode])
+    sim.inputs.append(["centroid", "no", "no", "no", "no", mode])
     sim.run_script(SETTINGS_ACTION)
     assert sim.project_ext[("reaper-automix", "render")] == mode
     sim.select("Keys")

@@ -28,10 +28,10 @@ one ``reaper_python`` module; it serves the :class:`SimReaper` created last.
 
 A simulator records what a test checks: undo blocks with their flags and the changes made inside
 them, changes made outside any undo block, ``PreventUIRefresh`` nesting, console text, message
-boxes, dialogs, and deferred code, which runs only when the test calls
-:meth:`SimReaper.run_deferred`. Message-box answers and ``GetUserInputs`` replies are queued by
-the test, and so are file-dialog replies (``files``). It has no render call: the live path
-never asks REAPER to render (docs/reaper.md).
+boxes, dialogs, files opened with SWS's ``CF_ShellExecute``, and deferred code, which runs only
+when the test calls :meth:`SimReaper.run_deferred`. Message-box answers and ``GetUserInputs`` replies
+are queued by the test, and so are file-dialog replies (``files``). It has no render call: the live
+path never asks REAPER to render (docs/reaper.md).
 
 The model is read with :class:`reaper_automix.hosts.rpp.RppHost`; the file is never written.
 """
@@ -201,6 +201,7 @@ class SimReaper:
         self.input_dialogs: list[tuple[str, str, str]] = []
         self.files: deque[str | None] = deque()  # GetUserFileNameForRead replies (None: cancel)
         self.file_dialogs: list[tuple[str, str, str]] = []  # (title, initial, extension)
+        self.opened: list[str] = []  # files given to CF_ShellExecute
         self.deferred: deque[str] = deque()
         self.calls: list[str] = []
         self.chunk_limit = CHUNK_LIMIT
@@ -1105,6 +1106,11 @@ class SimReaper:
         self.file_dialogs.append((title, filename, extension))
         reply = self.files.popleft() if self.files else None
         return (reply is not None, reply or filename, title, extension)
+
+    def RPR_CF_ShellExecute(self, path: str) -> bool:
+        """SWS's "open in the default application" (SWS counts as installed here)."""
+        self.opened.append(str(path))
+        return True
 
     def RPR_GetProjExtState(self, proj: Any, section: str, key: str, buf: Any,
                             size: int) -> tuple:
