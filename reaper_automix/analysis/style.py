@@ -60,6 +60,14 @@ def bark(frequency_hz: np.ndarray | float) -> np.ndarray:
     return 26.81 * f / (1960.0 + f) - 0.53
 
 
+def bark_centres_hz(sample_rate: float) -> np.ndarray:
+    """Centre frequencies (Hz) of the :data:`N_BARK` Bark bands at ``sample_rate``."""
+    top = min(BARK_RANGE_HZ[1], sample_rate / 2.0)
+    edges = np.linspace(bark(BARK_RANGE_HZ[0]), bark(top), N_BARK + 1)
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    return 1960.0 * (centres + 0.53) / (26.28 - centres)  # Traunmüller's scale inverted
+
+
 def window_starts(n_samples: int, count: int = N_WINDOWS, length: int = WINDOW) -> np.ndarray:
     """Start samples of ``count`` windows of ``length`` centred in equal parts of the signal
     (fewer when the signal is short; one window of the whole signal when it is shorter than

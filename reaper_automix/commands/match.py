@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from rich.console import Console, Group
 from rich.progress import Progress
@@ -12,7 +15,8 @@ from rich.table import Table
 from ..decisions.match import DEFAULT_BUDGET_S, FITS, MatchOptions
 from ..hosts.rpp import open_project
 from ..jobs import JobError
-from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchReport, plan_match
+from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchPlots, MatchReport, plan_match
+from . import add_report_options, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the matched project here instead")
+    add_report_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -72,23 +77,38 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     options = options_from_args(args)
     project = open_project(args.project)
+    plots = MatchPlots() if args.report else None
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("matching", total=1.0)
         report, _ = plan_match(
-            project, args.reference, stems=args.stems, options=options,
+            project, args.reference, stems=args.stems, options=options, plots=plots,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message))
-    return finish(console, project, args, report.warnings, report.to_json(),
-                  report_tables(report), report.written)
+    data = report.to_json()
+
+    def publisher() -> Callable[..., Any]:
+        from ..report.match import publish_match  # matplotlib: imported only for a report
+
+        return partial(publish_match, data, plots, reference=args.reference)
+
+    return finish(console, project, args, report.warnings, data, report_tables(report),
+                  report.written, publisher)
 
 
 def finish(console: Console, project, args: argparse.Namespace, warnings: list[str],
-           data: dict, tables: Group, changed: bool) -> int:
-    """Print warnings and the report, then save unless it is a dry run (shared with ``mix``)."""
+           data: dict, tables: Group, changed: bool,
+           publisher: Callable[[], Callable[..., Any]] | None = None) -> int:
+    """Print warnings, write the report and previews asked for (``publisher()`` gives the
+    action's publisher), print the report, then save unless it is a dry run (shared with
+    ``mix``)."""
     for message in warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
+    files = None
+    if publisher is not None and (args.report or args.preview):
+        files = write_report_files(args, console, publisher(), project)
     if args.json:
-        print(json.dumps(data, indent=2, ensure_ascii=False))
+        print(json.dumps(data if files is None else {**data, "files": files}, indent=2,
+                         ensure_ascii=False))
     else:
         Console().print(tables)
     if args.dry_run:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 from rich.console import Console, Group
 from rich.progress import Progress
 
 from ..analysis.cfb import METHODS
+from ..analysis.spectrum import SpectrumRecorder
 from ..hosts.rpp import open_project
+from ..jobs.match import MatchPlots
 from ..jobs.mix import plan_mix
-from .balance import report_table
+from . import add_report_options
+from .balance import report_view
 from .match import add_match_options, finish, options_from_args, report_tables
 
 
@@ -34,6 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     parser.add_argument("--json", action="store_true", help="print both reports as JSON")
     parser.add_argument("-o", "--output", help="write the mixed project here instead")
+    add_report_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -41,16 +48,25 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     options = options_from_args(args)
     project = open_project(args.project)
+    spectra = SpectrumRecorder(project.sample_rate) if args.report else None
+    plots = MatchPlots() if args.report else None
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("mixing", total=1.0)
         balance, report, _ = plan_mix(
             project, args.reference, method=args.method, stems=args.stems, options=options,
-            skip_unplayable=args.skip_unplayable,
+            skip_unplayable=args.skip_unplayable, spectra=spectra, plots=plots,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message))
     warnings = (balance.warnings if balance else []) + report.warnings
     data = {"balance": balance.to_json() if balance else None, "match": report.to_json()}
-    tables = Group(*([report_table(balance)] if balance else []), report_tables(report))
+    tables = Group(*([report_view(balance)] if balance else []), report_tables(report))
     changed = report.written or bool(balance and any(
         t.volume_after_db != t.volume_before_db for g in balance.groups for t in g.tracks))
-    return finish(console, project, args, warnings, data, tables, changed)
+
+    def publisher() -> Callable[..., Any]:
+        from ..report.match import publish_mix  # matplotlib: imported only for a report
+
+        return partial(publish_mix, data["balance"], spectra, data["match"], plots,
+                       reference=args.reference)
+
+    return finish(console, project, args, warnings, data, tables, changed, publisher)

@@ -150,6 +150,10 @@ class MatchDecision:
     steps: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    budget_s: float = 0.0  # the fit's time budget (options.budget_s)
+    #: every loss the optimisers evaluated: {"phase", "seconds" (since the fit began), "loss"};
+    #: the L-BFGS phases' AF loss (plus regulariser), the compressor phase's crest-factor loss
+    trace: list[dict[str, Any]] = field(default_factory=list)
     prediction: np.ndarray | None = field(default=None, repr=False)  # (n, 2) float32 mix
     changed: bool = True  # False when nothing is to be written (amount 0)
 
@@ -253,6 +257,11 @@ class _Problem:
     deadline: float
     cancelled: Cancelled
     max_steps: int | None = None
+    started: float = field(default_factory=time.monotonic)
+    trace: list[tuple[str, float, float]] = field(default_factory=list)  # (phase, s, loss)
+
+    def record(self, phase: str, loss: float) -> None:
+        self.trace.append((phase, time.monotonic() - self.started, loss))
 
     @property
     def n_stems(self) -> int:
@@ -325,8 +334,9 @@ def _spectral_phase(problem: _Problem, start: torch.Tensor, compressor_gain_db: 
     stage_end = time.monotonic() + budget_s
     for number, index in enumerate(stages):
         share = (stage_end - time.monotonic()) / (len(stages) - number)
+        phase = "gains and EQ" if number else ("gains and pans" if with_eq else "gains")
         physical, used = _lbfgs(problem, physical, start, compressor_gain_db, index,
-                                time.monotonic() + share)
+                                time.monotonic() + share, phase)
         evaluations += used
     return physical, evaluations
 
@@ -336,9 +346,10 @@ class _OutOfTime(Exception):
 
 
 def _lbfgs(problem: _Problem, physical: torch.Tensor, start: torch.Tensor,
-           compressor_gain_db: torch.Tensor, index: list[int], deadline: float
-           ) -> tuple[torch.Tensor, int]:
-    """scipy's L-BFGS-B on the normalised parameters ``index``; loss and gradient by torch."""
+           compressor_gain_db: torch.Tensor, index: list[int], deadline: float,
+           phase: str) -> tuple[torch.Tensor, int]:
+    """scipy's L-BFGS-B on the normalised parameters ``index``; loss and gradient by torch
+    (each evaluation's loss is recorded under ``phase``)."""
     from scipy.optimize import minimize
 
     shape = (physical.shape[0], len(index))
@@ -368,6 +379,7 @@ def _lbfgs(problem: _Problem, physical: torch.Tensor, start: torch.Tensor,
         loss = loss + _regulariser(trial, start)
         loss.backward()
         value = float(loss.detach())
+        problem.record(phase, value)
         if value < best["loss"]:
             best.update(loss=value, x=x.copy())
         return value, variables.grad.numpy().copy()
@@ -487,6 +499,7 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
     x = problem.bounds.encode(start, index)
     with torch.no_grad():
         neutral_loss = float(objective(x))
+    problem.record("compressors", neutral_loss)  # every compressor at 1:1
     # barely compressing (1.05:1, where the attack branch is taken as it will be) — does more
     # ratio help anywhere? At exactly 1:1 no sample is in attack, so its gradient misleads.
     x[:, 1] = P.PARAMETERS[P.RATIO].to_normalised(torch.tensor(1.05)) * _span(P.RATIO)
@@ -504,6 +517,7 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
         loss = objective(variables)
         loss.backward()
         value = float(loss.detach())
+        problem.record("compressors", value)
         if value < best_loss - 1e-6 * abs(best_loss):
             best, best_loss, since_best = x.clone(), value, 0
         else:
@@ -758,6 +772,9 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         steps=steps,
         seconds=seconds,
         warnings=warnings,
+        budget_s=options.budget_s,
+        trace=[{"phase": phase, "seconds": round(at, 4), "loss": value}
+               for phase, at, value in problem.trace],
         prediction=after_mix,
         changed=options.amount > 0,
     )

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,9 @@ from ..decisions.match import (
     match_reference,
 )
 from ..hosts.rpp import open_project
-from ..iem import MULTIEQ, OMNICOMPRESSOR, fx_params
+from ..iem import MULTIEQ, OMNICOMPRESSOR, fx_params, process
 from ..session import Project, Track
+from ..report import ReportRequest, job_files
 from . import Cancelled, JobCancelled, JobError, Progress
 from .balance import release_freed_memory
 
@@ -68,6 +70,8 @@ class StemReport:
     pan_after: float
     eq: list[EqBandReport] = field(default_factory=list)
     compressor: dict[str, float] = field(default_factory=dict)
+    eq_before: list[EqBandReport] = field(default_factory=list)  # empty: no MultiEQ of ours
+    compressor_before: dict[str, float] = field(default_factory=dict)  # empty: none of ours
 
     @property
     def matched(self) -> bool:
@@ -90,9 +94,25 @@ class MatchReport:
     steps: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    budget_s: float = 0.0
+    sample_rate: int = 0
+    #: the mix's features before and after and the reference's ("reference", "before",
+    #: "after"; see decisions.match.MatchDecision.features) and the fit's loss trace
+    features: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trace: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return _finite(asdict(self))
+
+
+@dataclass
+class MatchPlots:
+    """What the report draws beyond the JSON, collected by :func:`plan_match` only when a
+    report is asked for: per matched stem (by GUID) whose compressor is engaged, channel 0 of
+    the stem after its MultiEQ (what keys OmniCompressor), for the gain reduction over time."""
+
+    sample_rate: int = 0
+    compressor_input: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def _finite(value: Any) -> Any:
@@ -223,6 +243,7 @@ def plan_match(
     rendered_start: float = 0.0,
     rendered_post_fader: bool = False,
     start: np.ndarray | None = None,
+    plots: MatchPlots | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> tuple[MatchReport, MatchDecision]:
@@ -231,7 +252,8 @@ def plan_match(
     Tracks the headless renderer cannot play come as REAPER's renders (``rendered``, see
     :class:`~reaper_automix.audio.render.Renderer`); a stem that needs one it does not get is
     left untouched and named. ``start``: physical console parameters (stems × 25, in the order
-    of :func:`stems_to_match`) to start the fit from instead of equal loudness."""
+    of :func:`stems_to_match`) to start the fit from instead of equal loudness. ``plots``
+    collects what the report draws beyond the JSON."""
     started = time.monotonic()
     tracks = stems_to_match(project, stems)
     audio_reference = read_reference(reference, project.sample_rate)
@@ -282,6 +304,8 @@ def plan_match(
         raise JobCancelled("cancelled; nothing was changed") from exc
     except MatchError as exc:
         raise JobError(str(exc)) from exc
+    if plots is not None:
+        _collect_plots(plots, project.sample_rate, playable, rendered, decision)
     del rendered
     release_freed_memory()
     warnings = list(decision.warnings) + list(rest_renderer.warnings)
@@ -292,7 +316,9 @@ def plan_match(
         target_lufs=decision.target_lufs, match_loudness=options.match_loudness,
         amount=options.amount, fit=options.fit, written=decision.changed,
         distances=decision.distances, steps=decision.steps,
-        seconds={"render": rendered_s, **decision.seconds},
+        seconds={"render": rendered_s, **decision.seconds}, budget_s=decision.budget_s,
+        sample_rate=project.sample_rate,
+        features=decision.features, trace=decision.trace,
     )
     for track in tracks:
         result = by_track.get(id(track))
@@ -314,10 +340,22 @@ def plan_match(
         report.stems.append(StemReport(
             track.display_name, track.guid, "matched", None, result.loudness_lufs,
             result.before.fader_db, after.fader_db, result.before.pan, after.pan,
-            _eq_report(after.multieq), _compressor_report(after.omnicompressor)))
+            _eq_report(after.multieq), _compressor_report(after.omnicompressor),
+            _eq_report(result.before.multieq) if result.before.multieq else [],
+            _compressor_report(result.before.omnicompressor)
+            if result.before.omnicompressor else {}))
     report.warnings = warnings
     progress(1.0, "done")
     return report, decision
+
+
+def _collect_plots(plots: MatchPlots, sample_rate: int, tracks: list[Track],
+                   stems: list[np.ndarray], decision: MatchDecision) -> None:
+    plots.sample_rate = sample_rate
+    for track, stem, result in zip(tracks, stems, decision.stems):
+        if result.active and OMNICOMPRESSOR.complete(result.after.omnicompressor)["ratio"] > 1.0:
+            equalised = process(MULTIEQ, result.after.multieq, stem, sample_rate)
+            plots.compressor_input[track.guid] = np.ascontiguousarray(equalised[:, 0])
 
 
 def _eq_report(values: dict[str, float]) -> list[EqBandReport]:
@@ -369,15 +407,33 @@ def changes(project: Project, before: dict[int, tuple[float, float]]) -> dict[st
 
 def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
     """Worker entry point: match a project snapshot; return the faders, pans and plug-in values
-    to write (plain values of every parameter of our instances)."""
+    to write (plain values of every parameter of our instances), and write the report and
+    previews the request asks for (:mod:`reaper_automix.report`)."""
+    asked = ReportRequest.from_request(request)
     try:
-        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
-        if request.get("sample_rate"):
-            project.sample_rate = int(request["sample_rate"])
+        project = open_snapshot(request)
         before = {id(t): (t.volume, t.pan) for t in project.tracks}
+        plots = MatchPlots() if asked.html else None
         report, _ = plan_match(project, request["reference"], stems=request.get("stems") or None,
                                options=options_from(request), **rendered_from(request),
-                               progress=progress, cancelled=cancelled)
+                               plots=plots, progress=progress, cancelled=cancelled)
     except (OSError, ValueError, LookupError) as exc:
         raise JobError(str(exc)) from exc
-    return {**changes(project, before), "report": report.to_json()}
+    result = {**changes(project, before), "report": report.to_json()}
+    if not asked.wanted:
+        return result
+    from ..report.match import publish_match  # matplotlib: imported only for a report
+
+    files = job_files(asked, partial(publish_match, result["report"], plots,
+                                     reference=request["reference"]),
+                      before=open_snapshot(request) if asked.preview_dir else None,
+                      after=project, render=rendered_from(request))
+    return {**result, "files": files}
+
+
+def open_snapshot(request: dict[str, Any]) -> Project:
+    """The project snapshot a worker request names, at REAPER's sample rate."""
+    project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+    if request.get("sample_rate"):
+        project.sample_rate = int(request["sample_rate"])
+    return project
