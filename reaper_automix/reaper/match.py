@@ -12,7 +12,7 @@ runs inside REAPER.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,12 @@ from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .balance import SECTION, BalanceSettings, _parse_yes_no, _yes_no
 from .live import LiveHost
+from .report import CAPTIONS as REPORT_CAPTIONS
+from .report import ReportSettings, deliver
 from .stems import StemRequest
 
 FITS = ("full", "faders")
+CAPTIONS = ("Amount (0-100 %)", "Match loudness (yes/no)", "Fit (full/faders)", *REPORT_CAPTIONS)
 REFERENCE_TYPES = ("wav", "flac", "mp3")
 OPTIONS_TITLE = "AutoMix: Match reference"
 
@@ -39,13 +42,14 @@ class MatchSettings:
     fit: str = "full"
     budget_s: float = 0.0  # 0: the worker's default (not asked; ext-state key match_budget_s)
     steps: int = 0  # 0: no cap (not asked; ext-state key match_steps)
+    report: ReportSettings = field(default_factory=ReportSettings)  # shared by every action
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> MatchSettings:
         def get(key: str) -> str:
             return api.project_ext_state(proj, SECTION, key).strip()
 
-        settings = cls(reference=get("match_reference"))
+        settings = cls(reference=get("match_reference"), report=ReportSettings.load(api, proj))
         try:
             settings.amount = min(100.0, max(0.0, float(get("match_amount") or 100.0)))
             settings.budget_s = max(0.0, float(get("match_budget_s") or 0.0))
@@ -62,6 +66,12 @@ class MatchSettings:
         api.set_project_ext_state(proj, SECTION, "match_amount", f"{self.amount:g}")
         api.set_project_ext_state(proj, SECTION, "match_loudness", _yes_no(self.match_loudness))
         api.set_project_ext_state(proj, SECTION, "match_fit", self.fit)
+        self.report.save(api, proj)
+
+    def answers(self) -> list[str]:
+        """The options as the dialog shows them, in :data:`CAPTIONS` order."""
+        return [f"{self.amount:g}", _yes_no(self.match_loudness), self.fit,
+                *self.report.answers()]
 
     def params(self) -> dict[str, Any]:
         """The worker request's fields."""
@@ -74,8 +84,10 @@ class MatchSettings:
         return out
 
 
-def parse_options(values: list[str], reference: str) -> MatchSettings:
-    """The answers of the options dialog; ValueError names the bad one."""
+def parse_options(values: list[str], reference: str,
+                  report: ReportSettings | None = None) -> MatchSettings:
+    """The answers of the options dialog in :data:`CAPTIONS` order (without the report's
+    answers, ``report`` stays as it is); ValueError names the bad one."""
     amount_text, loudness, fit = (v.strip().lower() for v in values[:3])
     try:
         amount = float(amount_text.rstrip("%").strip())
@@ -85,7 +97,10 @@ def parse_options(values: list[str], reference: str) -> MatchSettings:
         raise ValueError(f"amount {amount:g}: type a number from 0 to 100")
     if fit not in FITS:
         raise ValueError(f"fit {fit!r}: type {' or '.join(FITS)}")
-    return MatchSettings(reference, amount, _parse_yes_no("match loudness", loudness), fit)
+    if len(values) >= len(CAPTIONS):
+        report = ReportSettings.parse(list(values[3:len(CAPTIONS)]))
+    return MatchSettings(reference, amount, _parse_yes_no("match loudness", loudness), fit,
+                         report=report or ReportSettings())
 
 
 def ask(api: ReaperApi, proj: str, title: str) -> MatchSettings | None:
@@ -99,13 +114,11 @@ def ask(api: ReaperApi, proj: str, title: str) -> MatchSettings | None:
         api.message_box(f"{Path(reference).name}: choose a WAV, FLAC or MP3 file (a stereo "
                         "mix, at least 5 s long).", title)
         return None
-    values = api.user_inputs(
-        title, ["Amount (0-100 %)", "Match loudness (yes/no)", "Fit (full/faders)"],
-        [f"{stored.amount:g}", _yes_no(stored.match_loudness), stored.fit])
+    values = api.user_inputs(title, list(CAPTIONS), stored.answers())
     if values is None:
         return None
     try:
-        settings = parse_options(values, reference)
+        settings = parse_options(values, reference, stored.report)
     except ValueError as exc:
         api.message_box(f"Not started: {exc}.", title)
         return None
@@ -129,7 +142,7 @@ def _start(api: ReaperApi, job: str, name: str) -> bool:
     if action.running() is not None:
         action.offer_cancel(api)
         return False
-    proj, _ = api.current_project()
+    proj, project_file = api.current_project()
     settings = ask(api, proj, f"AutoMix: {name}")
     if settings is None:
         return False
@@ -141,11 +154,13 @@ def _start(api: ReaperApi, job: str, name: str) -> bool:
     params = settings.params()
     if job == "mix":
         params.update(method=balance.method, skip_unplayable=stems is None)
+    params.update(settings.report.job_params(job, project_file))
     verb = "match" if job == "match" else "mix (balance + match)"
     description = f"AutoMix: {verb} to {reference}"
     spec = action.JobSpec(
         job=job, label=f"{verb} to {reference}", params=params,
-        apply=lambda result: apply_result(api, proj, result, description), stems=stems)
+        apply=lambda result: apply_result(api, proj, result, description, settings.report),
+        stems=stems)
     return action.start(api, proj, spec)
 
 
@@ -168,9 +183,10 @@ def stem_request(host: LiveHost, project: Project, mode: str, *,
 
 
 # ------------------------------------------------------------------------------ applying
-def apply_result(api: ReaperApi, proj: str, result: dict[str, Any], description: str) -> str:
-    """Write the worker's faders, pans and plug-in values as one undo point; the console
-    summary."""
+def apply_result(api: ReaperApi, proj: str, result: dict[str, Any], description: str,
+                 report_settings: ReportSettings | None = None) -> str:
+    """Write the worker's faders, pans and plug-in values as one undo point, then move the
+    report it wrote next to the project (:func:`.report.deliver`); the console summary."""
     host = LiveHost(api, proj)
     project = host.read(media=False, fx=True)
     for fader in result.get("faders", []):
@@ -192,6 +208,8 @@ def apply_result(api: ReaperApi, proj: str, result: dict[str, Any], description:
         lines.append("Nothing to change: nothing was written.")
     else:
         lines.append(f"{changed} track(s) changed — undo with Ctrl+Z (\"{description}\").")
+    if report_settings is not None:
+        lines.extend(deliver(api, result, report_settings, api.project_file(proj)))
     return "\n".join(lines)
 
 

@@ -119,7 +119,7 @@ def test_match_action_writes_what_the_cli_writes(song, resource, tmp_path):
     _reproducible(sim)
     before = sim.volumes()
     sim.files.append(str(reference))
-    sim.inputs.append(["100", "no", "full"])
+    sim.inputs.append(["100", "no", "full", "no", "no", "no"])
     sim.run_script(MATCH_ACTION)
     assert sim.run_deferred() > 1 and sim.message_boxes == [], sim.console_text
     _cli("match", song, tmp_path / "cli.RPP", reference)
@@ -137,7 +137,7 @@ def test_mix_action_balances_and_matches_in_one_undo_point(song, resource, tmp_p
     sim = SimReaper(song, resource)
     _reproducible(sim)
     sim.files.append(str(reference))
-    sim.inputs.append(["100", "no", "full"])
+    sim.inputs.append(["100", "no", "full", "no", "no", "no"])
     sim.run_script(MIX_ACTION)
     assert sim.run_deferred() > 1 and sim.message_boxes == [], sim.console_text
     _cli("mix", song, tmp_path / "cli.RPP", reference)
@@ -154,7 +154,7 @@ def test_a_midi_stem_is_matched_from_reapers_render_like_the_same_audio(resource
     sim = SimReaper(midi, resource)
     _reproducible(sim)
     sim.files.append(str(midi.with_name("reference.wav")))
-    sim.inputs.append(["100", "no", "faders"])
+    sim.inputs.append(["100", "no", "faders", "no", "no", "no"])
     sim.run_script(MATCH_ACTION)
     assert sim.run_deferred() > 1 and sim.message_boxes == [], sim.console_text
     assert "Synth: fader" in sim.console_text, "REAPER rendered it, so it was matched"
@@ -178,13 +178,13 @@ def test_bad_options_and_bad_references_change_nothing(song, resource, tmp_path)
     sim = SimReaper(song, resource)
     before = sim.volumes()
     sim.files.append(str(song.with_name("reference.wav")))
-    sim.inputs.append(["150", "no", "full"])
+    sim.inputs.append(["150", "no", "full", "no", "no", "no"])
     sim.run_script(MATCH_ACTION)
     assert "amount 150" in sim.message_boxes[-1][0]
     short = tmp_path / "short.wav"
     write_audio(short, np.full((44100, 2), 0.1, np.float32), 44100)
     sim.files.append(str(short))
-    sim.inputs.append(["100", "no", "faders"])
+    sim.inputs.append(["100", "no", "faders", "no", "no", "no"])
     sim.run_script(MATCH_ACTION)
     sim.run_deferred()
     assert "at least 5 s" in sim.message_boxes[-1][0] and "Nothing was changed" in \
