@@ -55,7 +55,8 @@ def plan_mix(
     if project.folders:
         balance = plan_balance(
             project, None, method=method, skip_unplayable=skip_unplayable, **rendering,
-            spectra=spectra, progress=lambda f, m: progress(BALANCE_SHARE * f, m), cancelled=cancelled)
+            spectra=spectra, progress=lambda f, m: progress(BALANCE_SHARE * f, m),
+            cancelled=cancelled)
     report, decision = plan_match(
         project, reference, stems=stems, options=options or MatchOptions(), **rendering,
         plots=plots, progress=lambda f, m: progress(BALANCE_SHARE + (1 - BALANCE_SHARE) * f, m),

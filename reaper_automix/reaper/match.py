@@ -20,10 +20,10 @@ from ..audio.playable import analysed_children, tracks_to_render
 from ..session import Project, Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
-from .balance import SECTION, BalanceSettings, _parse_yes_no, _yes_no
+from .balance import SECTION, BalanceSettings
 from .live import LiveHost
 from .report import CAPTIONS as REPORT_CAPTIONS
-from .report import ReportSettings, deliver
+from .report import ReportSettings, deliver, parse_yes_no, yes_no
 from .stems import StemRequest
 
 FITS = ("full", "faders")
@@ -64,13 +64,13 @@ class MatchSettings:
     def save(self, api: ReaperApi, proj: str) -> None:
         api.set_project_ext_state(proj, SECTION, "match_reference", self.reference)
         api.set_project_ext_state(proj, SECTION, "match_amount", f"{self.amount:g}")
-        api.set_project_ext_state(proj, SECTION, "match_loudness", _yes_no(self.match_loudness))
+        api.set_project_ext_state(proj, SECTION, "match_loudness", yes_no(self.match_loudness))
         api.set_project_ext_state(proj, SECTION, "match_fit", self.fit)
         self.report.save(api, proj)
 
     def answers(self) -> list[str]:
         """The options as the dialog shows them, in :data:`CAPTIONS` order."""
-        return [f"{self.amount:g}", _yes_no(self.match_loudness), self.fit,
+        return [f"{self.amount:g}", yes_no(self.match_loudness), self.fit,
                 *self.report.answers()]
 
     def params(self) -> dict[str, Any]:
@@ -99,7 +99,7 @@ def parse_options(values: list[str], reference: str,
         raise ValueError(f"fit {fit!r}: type {' or '.join(FITS)}")
     if len(values) >= len(CAPTIONS):
         report = ReportSettings.parse(list(values[3:len(CAPTIONS)]))
-    return MatchSettings(reference, amount, _parse_yes_no("match loudness", loudness), fit,
+    return MatchSettings(reference, amount, parse_yes_no("match loudness", loudness), fit,
                          report=report or ReportSettings())
 
 

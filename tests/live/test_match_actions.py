@@ -190,3 +190,26 @@ def test_bad_options_and_bad_references_change_nothing(song, resource, tmp_path)
     assert "at least 5 s" in sim.message_boxes[-1][0] and "Nothing was changed" in \
         sim.message_boxes[-1][0]
     assert sim.volumes() == before and sim.undo_blocks == []
+
+
+def test_the_match_action_writes_its_report_next_to_the_project(song, resource):
+    from reaper_automix.report.document import embedded_data
+
+    sim = SimReaper(song, resource)
+    _reproducible(sim)
+    sim.files.append(str(song.with_name("reference.wav")))
+    sim.inputs.append(["100", "no", "faders", "yes", "yes", "yes"])
+    sim.run_script(MATCH_ACTION)
+    assert sim.run_deferred() > 1 and sim.message_boxes == [], sim.console_text
+    assert [sim.project_ext[(SECTION, key)] for key in ("report", "report_open",
+                                                         "report_preview")] == ["yes"] * 3
+    page = song.with_name(song.stem + ".automix-match.html")
+    previews = song.with_name(song.stem + ".automix-match-preview")
+    assert page.is_file(), sim.console_text
+    html = page.read_text(encoding="utf-8")
+    assert [s["name"] for s in embedded_data(html)["stems"]] == ["Drums", "Bass", "Lead", "Pad"]
+    assert sorted(p.name for p in previews.iterdir()) == ["after.wav", "before.wav",
+                                                         "reference.wav"]
+    assert f'src="{previews.name}/reference.wav"' in html
+    assert f"Report written to {page}" in sim.console_text and sim.opened == [str(page)]
+    assert sim.input_dialogs[-1][2] == "100,no,faders,yes,yes,yes"
