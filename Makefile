@@ -20,11 +20,13 @@ demo: setup
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo.RPP -o $(DEMO_DIR)/mix-before.wav
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/mix-balanced.wav
 	$(PY) -m reaper_automix mix $(DEMO_DIR)/automix-demo.RPP --reference $(DEMO_DIR)/reference.wav \
-		-o $(DEMO_DIR)/automix-demo-mixed.RPP
+		-o $(DEMO_DIR)/automix-demo-mixed.RPP \
+		--report $(DEMO_DIR)/automix-demo-mix.html --preview $(DEMO_DIR)/preview-mix
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-mixed.RPP -o $(DEMO_DIR)/mix-after.wav
 	@echo "Open $(DEMO_DIR)/automix-demo.RPP, -balanced.RPP and -mixed.RPP in REAPER, or listen to"
 	@echo "$(DEMO_DIR)/mix-before.wav, mix-balanced.wav, mix-after.wav and reference.wav;"
-	@echo "open $(DEMO_DIR)/automix-demo-balance.html for what changed and why (A/B at equal loudness)."
+	@echo "open $(DEMO_DIR)/automix-demo-balance.html and automix-demo-mix.html for what changed and why"
+	@echo "(A/B at equal loudness)."
 
 ## The whole test suite (what CI runs).
 test: setup
