@@ -30,8 +30,12 @@ QUICK = MatchOptions(budget_s=600.0, steps=6)  # a step cap: quick and machine-i
 
 @pytest.fixture(scope="module")
 def song(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_match_song(tmp_path_factory.mktemp("match-report"))
+
+
+def make_match_song(folder: Path) -> Path:
     """Three stems and a silent one, a reference of the same stems in another balance."""
-    folder = tmp_path_factory.mktemp("match-report")
+    folder.mkdir(parents=True, exist_ok=True)
     stems = synthetic_stems(SECONDS, seed=5)
     for name, audio in zip(("kick", "bass", "lead", "hats"), stems):
         write_audio(folder / f"{name}.wav", audio, RATE)
