@@ -212,4 +212,6 @@ def test_the_match_action_writes_its_report_next_to_the_project(song, resource):
                                                          "reference.wav"]
     assert f'src="{previews.name}/reference.wav"' in html
     assert f"Report written to {page}" in sim.console_text and sim.opened == [str(page)]
-    assert sim.input_dialogs[-1][2] == "100,no,faders,yes,yes,yes"
+    title, captions, shown = sim.input_dialogs[-1]
+    assert "Write report" in captions and shown == "100,no,full,no,no,no"  # the stored answers
+    assert sim.project_ext[(SECTION, "match_fit")] == "faders"
