@@ -127,8 +127,8 @@ def match_section(report: Mapping[str, Any], plots: MatchPlots | None = None) ->
         "and threshold (1:1 is off).")
     for stem in stems:
         if stem.get("status") != "matched":
-            section.add_text(f"{stem.get('name')} was left untouched ({stem.get('status')}): "
-                             f"{stem.get('reason') or 'no reason given'}.", "note")
+            section.add_text(f"{stem.get('name')} was left untouched: "
+                             f"{stem.get('reason') or stem.get('status')}.", "note")
     _mix_part(section.subsection("Mix and reference"), report)
     _fit_part(section.subsection("The fit"), report)
     rate = float(report.get("sample_rate") or (plots.sample_rate if plots else 0) or 48000)
