@@ -179,3 +179,15 @@ def test_the_worker_jobs_write_the_report_they_are_asked_for(song, tmp_path) -> 
         assert ("Auto balance group" in html) == (job == "mix")
         data = embedded_data(html)
         assert (data["match"] if job == "mix" else data) == result["report"]
+
+
+def test_mix_cli_writes_both_sections(song, tmp_path, capsys) -> None:
+    page = tmp_path / "mix.html"
+    code = main(["mix", str(song), "--reference", str(song.with_name("reference.wav")),
+                 "--budget", "600", "--steps", "2", "--dry-run", "--json", "--report", str(page)])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["files"] == {"report": str(page), "previews": None}
+    html = page.read_text(encoding="utf-8")
+    assert html.index("Auto balance group") < html.index("Match reference")
+    assert embedded_data(html) == {"balance": printed["balance"], "match": printed["match"]}
