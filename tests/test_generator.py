@@ -214,3 +214,22 @@ def test_checks_name_the_broken_stem(short_session: GeneratedSession, tmp_path: 
         check_session(broken, pitch=False)
     report = check_session(broken, pitch=False, raise_on_failure=False)
     assert not report.ok and len(report.problems) >= 1
+
+
+def test_cli_generate_writes_projects_stems_and_manifest(tmp_path: Path) -> None:
+    _needs_sources()
+    from reaper_automix.cli import main
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    argv = ["generate", "--out", str(out), "--seed", "5", "--length", "8", "--no-vocal",
+            "--family", "chorales", "--cache", str(cache)]
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    [entry] = manifest["sessions"]
+    folder = out / entry["folder"]
+    assert (out / entry["project"]).is_file() and (folder / "session.json").is_file()
+    assert not entry["vocal"] and entry["seed"] == 5
+    assert all((out / s["file"]).is_file() and s["role"] in ROLES for s in entry["stems"])
+    assert any(s["fader_db"] != 0.0 for s in entry["stems"])  # ±6 dB offsets by default
+    assert main(argv) == 2  # refuses to overwrite without --force
+    assert main([*argv, "--force"]) == 0

@@ -1,9 +1,10 @@
 """The corpus works a session can be arranged from, shipped as ``catalogue.json``.
 
-Built once by parsing candidate works of the music21 corpus (``python -m
-reaper_automix.generator.catalogue``, a few minutes) and kept in the package, so drawing a piece
+Built once by parsing candidate works of the music21 corpus (``python
+scripts/build_generator_catalogue.py``, minutes) and kept in the package, so drawing a piece
 needs no parsing. A work qualifies with 4–6 parts that have notes, at most 4 quarters per bar
-and at least 8 bars.
+and at least 8 bars; files over 60 kB are left out because music21 takes minutes to parse them
+(a Beethoven quartet movement took 10 min on the 2-core VM), which would stall generation.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _COMPOSERS = {"chorales": ("bach",), "quartets": ("haydn", "mozart", "beethoven"
 _SUFFIXES = (".mxl", ".xml", ".krn", ".musicxml")
 MIN_BARS = 8
 MAX_PIECES_PER_FAMILY = 400
+MAX_FILE_BYTES = 60_000
 
 
 @lru_cache(maxsize=1)
@@ -53,7 +55,7 @@ def build(limit: int = MAX_PIECES_PER_FAMILY) -> dict:
     families: dict[str, list[dict]] = {}
     for family, composers in _COMPOSERS.items():
         paths = sorted({p for c in composers for p in corpus.getComposer(c)
-                        if p.suffix in _SUFFIXES})
+                        if p.suffix in _SUFFIXES and p.stat().st_size <= MAX_FILE_BYTES})
         kept: list[dict] = []
         for path in paths:
             if len(kept) >= limit:
@@ -79,5 +81,8 @@ def _music21_version() -> str:
     return str(music21.__version__)
 
 
-if __name__ == "__main__":
+def write() -> Path:
+    """Rebuild :data:`CATALOGUE` (after a music21 upgrade)."""
     CATALOGUE.write_text(json.dumps(build(), indent=1) + "\n", encoding="utf-8")
+    entries.cache_clear()
+    return CATALOGUE
