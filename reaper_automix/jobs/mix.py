@@ -1,0 +1,60 @@
+"""The "Mix" job: the two-stage system in one go — Auto balance group on every folder (stage 1),
+then Match reference on the top-level stems (stage 2), on the same in-memory project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..decisions.match import MatchDecision, MatchOptions
+from ..hosts.rpp import open_project
+from ..session import Project
+from . import Cancelled, JobError, Progress
+from .balance import BalanceReport, plan_balance
+from .match import MatchReport, changes, options_from, plan_match
+
+BALANCE_SHARE = 0.3  # of the progress bar
+
+
+def plan_mix(
+    project: Project,
+    reference: str | Path,
+    *,
+    method: str = "centroid",
+    stems: list[str] | None = None,
+    options: MatchOptions | None = None,
+    progress: Progress = lambda fraction, message: None,
+    cancelled: Cancelled = lambda: False,
+) -> tuple[BalanceReport | None, MatchReport, MatchDecision]:
+    """Balance every folder (deepest first), then match the stems; both staged in the model.
+    A project without folders skips stage 1 (the balance report is then None)."""
+    balance = None
+    if project.folders:
+        balance = plan_balance(
+            project, None, method=method, progress=lambda f, m: progress(BALANCE_SHARE * f, m),
+            cancelled=cancelled)
+    report, decision = plan_match(
+        project, reference, stems=stems, options=options or MatchOptions(),
+        progress=lambda f, m: progress(BALANCE_SHARE + (1 - BALANCE_SHARE) * f, m),
+        cancelled=cancelled)
+    if balance is None:
+        report.warnings.insert(0, "the project has no folders: stage 1 (Auto balance group) "
+                                  "was skipped")
+    return balance, report, decision
+
+
+def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
+    """Worker entry point: balance and match a project snapshot."""
+    try:
+        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+        if request.get("sample_rate"):
+            project.sample_rate = int(request["sample_rate"])
+        before = {id(t): (t.volume, t.pan) for t in project.tracks}
+        balance, report, _ = plan_mix(
+            project, request["reference"], method=request.get("method", "centroid"),
+            stems=request.get("stems") or None, options=options_from(request),
+            progress=progress, cancelled=cancelled)
+    except (OSError, ValueError, LookupError) as exc:
+        raise JobError(str(exc)) from exc
+    return {**changes(project, before), "balance": balance.to_json() if balance else None,
+            "report": report.to_json()}
