@@ -26,11 +26,11 @@ def register(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUT/checkpoint.pt")
     parser.add_argument("--sessions", type=int, default=None,
-                        help="training sessions to generate (default 160)")
+                        help="training sessions to generate (default 100)")
     parser.add_argument("--validation-sessions", type=int, default=None,
-                        help="validation sessions (default 10)")
+                        help="validation sessions (default 8)")
     parser.add_argument("--examples-per-session", type=int, default=None,
-                        help="Method-1 examples per session (default 6)")
+                        help="Method-1 examples per session (default 8)")
     parser.add_argument("--batch", type=int, default=None,
                         help="examples per step (default 4; one goes through the console)")
     parser.add_argument("--threads", type=int, default=1,

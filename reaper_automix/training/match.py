@@ -63,11 +63,11 @@ EQ_FREQUENCIES = torch.logspace(math.log10(25.0), math.log10(18000.0), 32, dtype
 class DataConfig:
     """What :func:`prepare` generates."""
 
-    train_sessions: int = 160
-    validation_sessions: int = 10
-    examples_per_session: int = 6
+    train_sessions: int = 100
+    validation_sessions: int = 8
+    examples_per_session: int = 8
     first_seed: int = 0
-    session_length_s: float = 30.0
+    session_length_s: float = 24.0  # two 5.94 s windows and run-in fit with room to move
     max_stems: int = 8
 
     def seeds(self, split: str) -> list[int]:
@@ -91,7 +91,7 @@ class TrainConfig:
     parameter_weight: float = 1.0
     checkpoint_every: int = 50
     validate_every: int = 250
-    validation_examples: int = 40
+    validation_examples: int = 32
     seed: int = 42
     model: M.MatchNetConfig = field(default_factory=M.MatchNetConfig)
 
@@ -433,10 +433,11 @@ def train(data: Path, out: Path, config: TrainConfig = TrainConfig(), resume: bo
             say(f"step {step}: train {_format(averaged, config)} "
                 f"({history['seconds'] / 60:.1f} min)")
             if step % config.validate_every == 0 or step == config.steps:
+                train_paths = _split(data, "train")  # examples still being prepared join here
                 scores = evaluate(model, validation, device)
                 history["validation"].append({"step": step, **scores})
-                say(f"step {step}: validation {_format(scores, config)}")
-                started = time.monotonic() - 0.0
+                say(f"step {step}: validation {_format(scores, config)} "
+                    f"({len(train_paths)} training examples)")
             _save_checkpoint(checkpoint, model, optimiser, step, history)
     card = {
         "command": command, "steps": step, "train_config": _plain(asdict(config)),
