@@ -9,7 +9,7 @@ from rich.console import Console, Group
 from rich.progress import Progress
 from rich.table import Table
 
-from ..decisions.match import DEFAULT_BUDGET_S, FITS, MatchOptions
+from ..decisions.match import DEFAULT_BUDGET_S, DEFAULT_START, FITS, STARTS, MatchOptions
 from ..hosts.rpp import open_project
 from ..jobs import JobError
 from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchReport, plan_match
@@ -45,7 +45,11 @@ def add_match_options(parser: argparse.ArgumentParser) -> None:
                         "top-level track and folder that reaches the master")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                         help=f"time for the fit (default {DEFAULT_BUDGET_S:g} s; rendering and "
-                        "analysis come on top)")
+                        "analysis come on top); 0 keeps the start point (with --start model: "
+                        "the network's answer alone)")
+    parser.add_argument("--start", choices=STARTS, default=DEFAULT_START,
+                        help="where the fit starts: model (the MatchNet network's prediction) or "
+                        f"neutral (equal loudness, flat EQ, no compression); default {DEFAULT_START}")
     parser.add_argument("--amount", type=float, default=100.0, metavar="PCT",
                         help="apply this share of every move, 0-100 %% (fader and pan from where "
                         "they are, EQ gains from 0 dB, ratio from 1:1, threshold from off); "
@@ -62,7 +66,7 @@ def options_from_args(args: argparse.Namespace) -> MatchOptions:
     if not 0.0 <= args.amount <= 100.0:
         raise JobError(f"--amount must lie between 0 and 100, got {args.amount:g}")
     return MatchOptions(budget_s=args.budget, amount=args.amount / 100.0,
-                        match_loudness=args.match_loudness, fit=args.fit)
+                        match_loudness=args.match_loudness, fit=args.fit, start=args.start)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,7 +137,8 @@ def report_tables(report: MatchReport) -> Group:
                      f"{report.after_lufs:.1f} ({target})")
     steps = ", ".join(f"{k} {v}" for k, v in report.steps.items())
     seconds = sum(report.seconds.values())
-    return Group(stems, features, f"fit: {report.fit}, amount {report.amount * 100:g} %, "
+    return Group(stems, features, f"fit: {report.fit} from the {report.start} start, "
+                 f"amount {report.amount * 100:g} %, "
                  f"{steps} steps, {seconds:.1f} s; reference {report.reference_lufs:.1f} LUFS")
 
 

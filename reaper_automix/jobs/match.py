@@ -24,6 +24,7 @@ from ..audio.io import MediaError, read_audio, resample
 from ..audio.render import MissingMediaError, Renderer
 from ..console.params import EQ_BANDS, WrittenStem
 from ..decisions.match import (
+    DEFAULT_START,
     MatchCancelled,
     MatchDecision,
     MatchError,
@@ -84,6 +85,7 @@ class MatchReport:
     amount: float
     fit: str
     written: bool  # False with amount 0 (nothing to change)
+    start: str = "neutral"  # where the fit started: "model" (MatchNet) or "neutral"
     stems: list[StemReport] = field(default_factory=list)
     distances: dict[str, dict[str, float]] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
@@ -262,7 +264,7 @@ def plan_match(
         reference=str(reference), reference_lufs=decision.reference_lufs,
         before_lufs=decision.before_lufs, after_lufs=decision.after_lufs,
         target_lufs=decision.target_lufs, match_loudness=options.match_loudness,
-        amount=options.amount, fit=options.fit, written=decision.changed,
+        amount=options.amount, fit=options.fit, written=decision.changed, start=decision.start,
         distances=decision.distances, steps=decision.steps,
         seconds={"render": rendered_s, **decision.seconds},
     )
@@ -315,6 +317,7 @@ def options_from(request: dict[str, Any]) -> MatchOptions:
             amount=float(request.get("amount", 1.0)),
             match_loudness=bool(request.get("match_loudness", False)),
             fit=str(request.get("fit", "full")),
+            start=str(request.get("start", DEFAULT_START)),
         )
     except MatchError as exc:
         raise JobError(str(exc)) from exc

@@ -261,24 +261,32 @@ def prepare_inputs(stems: Sequence[np.ndarray], input_gain_db: Sequence[float],
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """The network's inputs (B.11): stems (1, S, 2, WINDOW) at the loudest window of their
     equal-loudness sum, each at its console level shifted to −48 LUFS; the reference (1, 2,
-    WINDOW) at its loudest window, normalised to −16 LUFS. Stems are (n, 2) at ``sample_rate``
-    (44.1 kHz), ``input_gain_db`` brings each to the console's ``STEM_LUFS``."""
+    WINDOW) at its loudest window, normalised to −16 LUFS. Stems are (n, 2) and the reference
+    (m, 2) at ``sample_rate`` (windows are resampled to 44.1 kHz); ``input_gain_db`` brings each
+    stem to the console's ``STEM_LUFS``."""
     from ..analysis.loudness import LoudnessMeter
+    from ..audio.io import resample
 
-    if sample_rate != SAMPLE_RATE:
-        raise ValueError(f"MatchNet works at {SAMPLE_RATE} Hz; resample the stems and the "
-                         f"reference first (got {sample_rate} Hz)")
+    length = int(round(WINDOW * sample_rate / SAMPLE_RATE))
+
+    def at_model_rate(window: np.ndarray) -> np.ndarray:
+        out = resample(window, sample_rate, SAMPLE_RATE)[:WINDOW]
+        return np.pad(out, ((0, WINDOW - out.shape[0]), (0, 0)))
+
     gains = np.power(10.0, (np.asarray(input_gain_db, np.float64)
                             + INPUT_STEM_LUFS - P.STEM_LUFS) / 20.0)
     equal = sum(np.asarray(s, np.float64) * g for s, g in zip(stems, gains))
-    start = loudest_window(np.asarray(equal), sample_rate)
-    windows = np.stack([_window(s, start, WINDOW).T * np.float32(g) for s, g in zip(stems, gains)])
+    start = loudest_window(np.asarray(equal), sample_rate, length)
+    windows = np.stack([at_model_rate(_window(s, start, length)).T * np.float32(g)
+                        for s, g in zip(stems, gains)])
     reference = np.asarray(reference, np.float32)
-    ref = _window(reference, loudest_window(reference, sample_rate), WINDOW)
-    loudness = LoudnessMeter(sample_rate).integrated(ref)
+    ref = at_model_rate(_window(reference, loudest_window(reference, sample_rate, length),
+                                length))
+    loudness = LoudnessMeter(SAMPLE_RATE).integrated(ref)
     if math.isfinite(loudness):
         ref = ref * np.float32(10.0 ** ((INPUT_REFERENCE_LUFS - loudness) / 20.0))
-    return torch.from_numpy(windows)[None], torch.from_numpy(np.ascontiguousarray(ref.T))[None]
+    return (torch.from_numpy(windows.astype(np.float32))[None],
+            torch.from_numpy(np.ascontiguousarray(ref.T))[None])
 
 
 def predict(stems: Sequence[np.ndarray], input_gain_db: Sequence[float], reference: np.ndarray,

@@ -1,0 +1,115 @@
+"""Match reference from MatchNet's start: --start model|neutral, --budget 0, the report, and the
+shipped weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from reaper_automix.console import WrittenStem
+from reaper_automix.console import params as P
+from reaper_automix.decisions.match import DEFAULT_START, MatchError, MatchOptions, match_reference
+from reaper_automix.models import match_net as M
+
+from .test_match_decision import mix_of, synthetic_stems
+
+RATE = 44100
+
+
+@pytest.fixture(scope="module")
+def stems() -> list[np.ndarray]:
+    return synthetic_stems(seconds=7.0)
+
+
+@pytest.fixture
+def tiny_model(monkeypatch: pytest.MonkeyPatch) -> M.MatchNet:
+    """A small untrained network standing in for the shipped one (what is tested here is the
+    plumbing, not the weights)."""
+    torch.manual_seed(0)
+    model = M.MatchNet(M.MatchNetConfig(channels=(4, 8, 8, 16), d_model=32, heads=2, layers=1,
+                                        feedforward=64)).eval()
+    with torch.no_grad():
+        model.head.weight.normal_(0.0, 0.3)
+    monkeypatch.setattr(M, "_shipped", lambda path: model)
+    return model
+
+
+def _run(stems, options: MatchOptions):
+    reference = mix_of(stems, [0.0, -3.0, 2.0, -6.0], [0.0, -0.2, 0.3, 0.0])
+    current = [WrittenStem(0.0, 0.0) for _ in stems]
+    return match_reference(stems, reference, RATE, current=current, options=options), reference
+
+
+def test_budget_zero_writes_the_networks_answer(stems, tiny_model) -> None:
+    decision, reference = _run(stems, MatchOptions(start="model", budget_s=0.0))
+    assert decision.start == "model"
+    assert decision.steps == {"spectral": 0, "dynamics": 0}
+    gains = [s.input_gain_db for s in decision.stems]
+    predicted = M.predict(stems, gains, reference, RATE, tiny_model)
+    after = torch.tensor([s.console for s in decision.stems], dtype=torch.float64)
+    # the same settings up to the plug-ins' grids and one common level shift
+    shift = decision.level_shift_db
+    assert torch.allclose(after[:, P.GAIN], predicted[:, P.GAIN] + shift, atol=0.11)
+    assert torch.allclose(after[:, P.PAN], predicted[:, P.PAN], atol=0.01)
+    for band in P.EQ_GAINS:
+        assert torch.allclose(after[:, band], predicted[:, band], atol=0.06)
+
+
+def test_neutral_start_and_budget_zero_is_equal_loudness(stems) -> None:
+    decision, _ = _run(stems, MatchOptions(start="neutral", budget_s=0.0))
+    assert decision.start == "neutral"
+    baseline, _ = _run(stems, MatchOptions(start="neutral", fit="start"))
+    assert [s.after for s in decision.stems] == [s.after for s in baseline.stems]
+
+
+def test_model_start_then_fit_reports_the_start(stems, tiny_model) -> None:
+    decision, _ = _run(stems, MatchOptions(start="model", budget_s=3.0, fit="faders"))
+    assert decision.start == "model" and decision.steps["spectral"] > 0
+    assert "model" in decision.seconds
+    after = torch.tensor([s.console for s in decision.stems], dtype=torch.float64)
+    assert float(after[:, P.EQ_GAINS].abs().max()) == 0.0  # faders only: the EQ stays flat
+    assert float(after[:, P.RATIO].max()) == 1.0
+
+
+def test_bad_start_and_budget_are_refused() -> None:
+    with pytest.raises(MatchError, match="start must be one of"):
+        MatchOptions(start="learned")
+    with pytest.raises(MatchError, match="0 s or more"):
+        MatchOptions(budget_s=-1.0)
+
+
+def test_missing_weights_say_what_to_do(stems, monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(M, "WEIGHTS_FILE", tmp_path / "absent.pt")
+    M._shipped.cache_clear()
+    with pytest.raises(M.ModelUnavailableError, match="--start neutral"):
+        _run(stems, MatchOptions(start="model", budget_s=0.0))
+
+
+def test_cli_start_option_and_report(demo_session, tiny_model) -> None:
+    """In process, so the tiny model stands in for the shipped one."""
+    import contextlib
+    import io
+    import json
+
+    from reaper_automix import cli
+
+    common = ["match", str(demo_session.project), "--reference", str(demo_session.reference),
+              "--budget", "0", "--json", "--dry-run"]
+    assert cli.build_parser().parse_args(common).start == DEFAULT_START
+    args = cli.build_parser().parse_args(common + ["--start", "model"])
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert args.run(args) == 0
+    report = json.loads(buffer.getvalue())
+    assert report["start"] == "model" and report["steps"] == {"spectral": 0, "dynamics": 0}
+
+
+def test_shipped_weights_load_and_fit_the_budget() -> None:
+    if not M.WEIGHTS_FILE.exists():
+        pytest.fail(f"the trained MatchNet weights are missing at {M.WEIGHTS_FILE}")
+    assert M.WEIGHTS_FILE.stat().st_size <= 50 * 2 ** 20
+    model = M.load()
+    assert model.parameter_count() <= 5_000_000
+    card = M.card()
+    assert card["steps"] > 0 and card["history"]["validation"]
