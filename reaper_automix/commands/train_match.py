@@ -32,12 +32,15 @@ def register(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--examples-per-session", type=int, default=None,
                         help="Method-1 examples per session (default 8)")
     parser.add_argument("--batch", type=int, default=None,
-                        help="examples per step (default 4; one goes through the console)")
+                        help="examples per step (default 6; one goes through the console)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads (default 1: on a shared 2-core machine a second "
                         "thread is slower)")
     parser.add_argument("--prepare-only", action="store_true",
                         help="generate and cache the examples, do not train")
+    parser.add_argument("--train-only", action="store_true",
+                        help="train on the examples already cached (e.g. while a --prepare-only "
+                        "run is still adding more: training picks them up at each validation)")
     parser.add_argument("--tiny", action="store_true",
                         help="a tiny network and 1-session data set (smoke test)")
     parser.set_defaults(run=run)
@@ -57,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
                               examples_per_session=2, session_length_s=20.0)
     data_config = replace(data_config, **{k: v for k, v in overrides.items() if v is not None})
     say = lambda message: print(message, flush=True)  # noqa: E731
-    counts = T.prepare(args.data, data_config, say)
-    say(f"examples: {counts['train']} train, {counts['validation']} validation")
+    if not args.train_only:
+        counts = T.prepare(args.data, data_config, say)
+        say(f"examples: {counts['train']} train, {counts['validation']} validation")
     if args.prepare_only:
         return 0
     config = T.TrainConfig()

@@ -52,7 +52,7 @@ class MatchNetConfig:
     n_mels: int = 128
     f_min: float = 20.0
     f_max: float = 20000.0
-    channels: tuple[int, ...] = (16, 32, 64, 128, 256, 256)
+    channels: tuple[int, ...] = (8, 16, 32, 64, 128, 256)
     d_model: int = 256
     heads: int = 4
     layers: int = 4

@@ -1,8 +1,9 @@
 """Training MatchNet (``reaper-automix train match``): B.7 Method 1 on generated sessions.
 
-**Data** (:func:`prepare`). Sessions come from the offline generator (``SessionSpec.draw``:
-corpus pieces, GM programs, keys, tempos, Hydrogen kits, PSOLA vocals). Each session gives
-several *examples*; each example draws, from its own seed:
+**Data** (:func:`prepare`). Sessions come from the offline generator (``SessionSpec.draw``: GM
+programs, keys, tempos, Hydrogen kits, grooves, PSOLA vocals) arranged from the Bach chorales of
+the music21 corpus (:func:`training_piece`). Each session gives several *examples*; each example
+draws, from its own seed:
 
 * the stems: the session's folder submixes (Drums, Bass, Vocals, Other: what the product
   matches), each child at a random gain N(0, 3 dB), or a random subset of 2–8 single tracks;
@@ -32,9 +33,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -81,7 +84,7 @@ class TrainConfig:
     """How :func:`train` trains (loss weights: B.7's AF and MRSTFT, plus our parameter loss)."""
 
     steps: int = 3000
-    batch: int = 4  # examples per step (parameter loss on all of them)
+    batch: int = 6  # examples per step (parameter loss on all of them)
     console_examples: int = 1  # of which this many also go through the console (AF + MRSTFT)
     learning_rate: float = 3e-4
     weight_decay: float = 1e-4
@@ -90,8 +93,8 @@ class TrainConfig:
     mrstft_weight: float = 1.0
     parameter_weight: float = 1.0
     checkpoint_every: int = 50
-    validate_every: int = 250
-    validation_examples: int = 32
+    validate_every: int = 200
+    validation_examples: int = 16
     seed: int = 42
     model: M.MatchNetConfig = field(default_factory=M.MatchNetConfig)
 
@@ -244,6 +247,26 @@ def _two_windows(n: int, rng: np.random.Generator) -> tuple[int, int]:
     return (a, b) if rng.random() < 0.5 else (b, a)
 
 
+@lru_cache(maxsize=1)
+def _chorales() -> tuple[str, ...]:
+    from music21 import corpus
+
+    root = Path(corpus.__file__).parent
+    names = {str(p.relative_to(root).with_suffix("")) for p in corpus.getComposer("bach")}
+    return tuple(sorted(n for n in names if re.fullmatch(r"bach/bwv\d+\.\d+", n)))
+
+
+def training_piece(seed: int) -> str:
+    """The corpus piece of a training or validation session: one of the Bach chorales of the
+    installed music21 corpus (``bach/bwvN.M``), drawn from the seed. Everything else about the
+    session (programs, key, tempo, kit, groove, vocals, levels) is the generator's own draw."""
+    pieces = _chorales()
+    if not pieces:
+        raise FileNotFoundError("the music21 corpus has no Bach chorales: reinstall music21")
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0xC40]))
+    return pieces[int(rng.integers(len(pieces)))]
+
+
 def prepare(data: Path, config: DataConfig = DataConfig(), say: Say = print) -> dict[str, int]:
     """Generate the sessions and cache every example under ``data`` (resumable: finished
     sessions and examples are skipped). Returns the example count per split."""
@@ -260,8 +283,15 @@ def prepare(data: Path, config: DataConfig = DataConfig(), say: Say = print) -> 
             paths = [folder / f"{seed:06d}-{k}.npz" for k in range(config.examples_per_session)]
             if all(p.exists() or p.with_suffix(".none").exists() for p in paths):
                 continue
-            spec = SessionSpec.draw(seed, length_s=config.session_length_s)
-            session = generate_session(spec, cache_dir=data / "generator")
+            spec = SessionSpec.draw(seed, piece=training_piece(seed),
+                                    length_s=config.session_length_s)
+            try:
+                session = generate_session(spec, cache_dir=data / "generator")
+            except ValueError as exc:  # a piece the generator cannot arrange at this length
+                say(f"{split}: seed {seed} skipped: {exc}")
+                for path in paths:
+                    path.with_suffix(".none").touch()
+                continue
             for k, path in enumerate(paths):
                 if path.exists() or path.with_suffix(".none").exists():
                     continue
@@ -307,11 +337,13 @@ def collate(examples: list[Example]) -> Batch:
 
 # ------------------------------------------------------------------------------------- losses
 def parameter_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Distance between normalised settings (S, 25) in what is heard: gain in dB (/12), the EQ
+    """Distance between normalised settings (S, 25) in what is heard: gain in dB (/12; the
+    balance between stems counts fully, the common level a tenth: the action sets it), the EQ
     magnitude response in dB on 32 log-spaced frequencies (/12), pan, and where the target's
     compressor is on, threshold and ratio (normalised) plus attack and release (half weight)."""
     p, t = P.to_physical(predicted.double()), P.to_physical(target.double())
-    gain = torch.mean(((p[:, P.GAIN] - t[:, P.GAIN]) / 12.0) ** 2)
+    error = (p[:, P.GAIN] - t[:, P.GAIN]) / 12.0
+    gain = torch.mean((error - error.mean()) ** 2) + 0.1 * error.mean() ** 2
     def response(x: torch.Tensor) -> torch.Tensor:
         h = mixer.eq_response(x, EQ_FREQUENCIES, M.SAMPLE_RATE, plugin_rounding=False)
         return 20.0 * torch.log10(torch.abs(h) + 1e-9)
@@ -329,8 +361,8 @@ def example_losses(predicted: torch.Tensor, example: Example) -> dict[str, torch
     """AF, MRSTFT (through the console on the loss segment) and parameter losses of one
     example's prediction (S, 25) normalised."""
     physical = P.to_physical(predicted.double().cpu().clamp(0.0, 1.0))
-    mix = console_mix(example.segment.astype(np.float64), physical)[:, RUN_IN:]
-    target = torch.from_numpy(example.target.astype(np.float64))
+    mix = console_mix(example.segment.astype(np.float64), physical)[:, RUN_IN:].float()
+    target = torch.from_numpy(example.target)  # losses in float32: half the cost
     settings = torch.from_numpy(example.settings)
     return {"af": af_loss(mix, target, M.SAMPLE_RATE), "mrstft": mrstft_loss(mix, target),
             "parameter": parameter_loss(predicted.cpu(), settings)}
