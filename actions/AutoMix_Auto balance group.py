@@ -7,12 +7,18 @@
 #   faders of each folder's child tracks are set so that they sound equally loud in their
 #   characteristic frequency band, as one undo point. The numerical work runs in a separate
 #   worker Python set up with `reaper-automix install`; REAPER stays responsive, the console
-#   shows progress, and running the action again while it works offers to cancel.
+#   shows progress, and running the action again while it works offers to cancel. The package
+#   also installs AutoMix: Match reference (faders, pans, MultiEQ and OmniCompressor of the
+#   top-level groups fitted to a reference mix) and AutoMix: Mix (balance + match).
 # @provides
 #   [main] .
 #   [main] AutoMix_Auto balance group (settings).py
+#   [main] AutoMix_Match reference.py
+#   [main] AutoMix_Mix (balance + match).py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
+#   reaper_automix/audio/__init__.py
+#   reaper_automix/audio/playable.py
 #   reaper_automix/iem/__init__.py
 #   reaper_automix/iem/params.py
 #   reaper_automix/iem/state.py
@@ -22,7 +28,9 @@
 #   reaper_automix/reaper/balance.py
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
+#   reaper_automix/reaper/match.py
 #   reaper_automix/reaper/snapshot.py
+#   reaper_automix/reaper/stems.py
 #   reaper_automix/rpp/__init__.py
 #   reaper_automix/rpp/tokens.py
 #   reaper_automix/worker/__init__.py

@@ -230,3 +230,25 @@ def test_the_worker_job_returns_faders_and_plugin_values(project: Path, media: P
                        for p in ("MultiEQ", "OmniCompressor")}
     assert all(p["tag"] in (TAG_MULTIEQ, TAG_COMPRESSOR) for p in result["plugins"])
     assert all(len(p["params"]) in (31, 10) for p in result["plugins"])
+
+
+def test_stems_the_headless_renderer_cannot_play_are_left_untouched_unless_rendered(
+        project: Path, media: Path, tmp_path: Path) -> None:
+    from reaper_automix.audio.render import Renderer
+    from reaper_automix.session import FxInstance
+
+    options = MatchOptions(budget_s=1.0, fit="faders")
+    clean = open_project(project)
+    stem = Renderer(clean).track(clean.track("Lead"), fader=False, pan=False)
+    reaper_render = write_audio(tmp_path / "lead-by-reaper.wav", stem, RATE)
+    for rendered in (None, {clean.track("Lead").guid: str(reaper_render)}):
+        model = open_project(project)
+        model.track("Lead").fx.append(FxInstance(name="JS: utility/volume", kind="JS"))
+        report, _ = plan_match(model, media / "reference.wav", options=options,
+                               rendered=rendered)
+        lead = next(s for s in report.stems if s.name == "Lead")
+        if rendered is None:
+            assert lead.status == "cannot be rendered" and "JS: utility/volume" in lead.reason
+            assert not model.track("Lead").find_fx("MultiEQ", TAG_MULTIEQ)
+        else:
+            assert lead.status == "matched", "REAPER's render plays in place of the track"

@@ -19,6 +19,10 @@ def test_settings_answers_are_parsed_or_refused_by_name() -> None:
         parse_settings(["loudest", "no", "no"])
     with pytest.raises(ValueError, match="write report 'maybe': type yes or no"):
         parse_settings(["f0", "no", "maybe"])
+    assert parse_settings(["f0", "no", "no", " Headless"]).render == "headless"
+    assert parse_settings(["f0", "no", "no", ""]).render == "auto"
+    with pytest.raises(ValueError, match="render 'always': type one of auto, reaper, headless"):
+        parse_settings(["f0", "no", "no", "always"])
 
 
 def test_undo_description_names_at_most_four_folders() -> None:

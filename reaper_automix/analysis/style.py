@@ -1,7 +1,7 @@
 """Mix-style features of Diff-MST's audio-feature loss (algorithms.md B.7), over several windows
 spread over a song, in a form the Match reference fit can differentiate cheaply.
 
-Everything is measured on an STFT (Hann, n_fft 4096, hop 2048, frames inside each window) of
+Everything is measured on an STFT (Hann, n_fft 4096, hop 4096, frames inside each window) of
 up to :data:`N_WINDOWS` windows of :data:`WINDOW` samples (5.94 s at 44.1 kHz) centred in equal
 parts of the song; windows much quieter than the others (silence, fade-outs) are dropped. The
 frames of all windows are pooled into cross-spectral matrices per frequency bin,
@@ -42,7 +42,7 @@ from scipy.signal import sosfreqz
 from .loudness import k_weighting_sos
 
 N_FFT = 4096
-HOP = 2048
+HOP = 4096  # frames side by side: half the cost of 50 % overlap, the same estimator for both
 WINDOW = 1 << 18  # 5.94 s at 44.1 kHz: Diff-MST's analysis window
 N_WINDOWS = 8
 N_BARK = 24
@@ -127,11 +127,9 @@ class SpectralGrid:
 
 
 def stft(signal: torch.Tensor, grid: SpectralGrid) -> torch.Tensor:
-    """Frames inside ``signal`` (..., samples) → complex (..., frames, F)."""
-    shape = signal.shape
-    flat = signal.reshape(-1, shape[-1]).to(torch.float64)
-    spectra = torch.stft(flat, N_FFT, HOP, window=grid.window, center=False, return_complex=True)
-    return spectra.transpose(-1, -2).reshape(*shape[:-1], spectra.shape[-1], spectra.shape[-2])
+    """Frames inside ``signal`` (rows, samples) → complex (rows, F, frames)."""
+    return torch.stft(signal.to(torch.float64), N_FFT, HOP, window=grid.window, center=False,
+                      return_complex=True)
 
 
 @dataclass
@@ -150,12 +148,19 @@ class CrossSpectra:
                             self.frames + other.frames)
 
 
-def _products(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """a conj(b)ᵀ per bin for (F, S, frames) complex a, b, in real arithmetic (batched real
-    matrix products are several times faster than complex ones here)."""
-    ar, ai, br, bi = a.real, a.imag, b.real, b.imag
-    return torch.complex(torch.bmm(ar, br.transpose(1, 2)) + torch.bmm(ai, bi.transpose(1, 2)),
-                         torch.bmm(ai, br.transpose(1, 2)) - torch.bmm(ar, bi.transpose(1, 2)))
+def _blocks(left: torch.Tensor, right: torch.Tensor, frames: int) -> CrossSpectra:
+    """ll, rr and lr per bin for (F, S, frames) complex spectra, from one batched real product
+    of the stacked real and imaginary parts (3.5x faster than twelve smaller ones)."""
+    s = left.shape[1]
+    stacked = torch.cat([left.real, left.imag, right.real, right.imag], dim=1)  # (F, 4S, frames)
+    g = torch.bmm(stacked, stacked.transpose(1, 2))
+    lr_, li, rr_, ri = (slice(k * s, (k + 1) * s) for k in range(4))
+
+    def block(ar: slice, ai: slice, br: slice, bi: slice) -> torch.Tensor:  # a conj(b)ᵀ
+        return torch.complex(g[:, ar, br] + g[:, ai, bi], g[:, ai, br] - g[:, ar, bi])
+
+    return CrossSpectra(block(lr_, li, lr_, li), block(rr_, ri, rr_, ri),
+                        block(lr_, li, rr_, ri), frames)
 
 
 def cross_spectra(tokens: np.ndarray | torch.Tensor, windows: list[tuple[int, int]],
@@ -165,11 +170,8 @@ def cross_spectra(tokens: np.ndarray | torch.Tensor, windows: list[tuple[int, in
     data = torch.as_tensor(tokens)
     total: CrossSpectra | None = None
     for start, stop in windows:
-        spectra = stft(data[:, start:stop], grid)  # (2S, frames, F)
-        by_bin = spectra.permute(2, 0, 1).contiguous()  # (F, 2S, frames); strided is 40x slower
-        left, right = by_bin[:, 0::2].contiguous(), by_bin[:, 1::2].contiguous()
-        part = CrossSpectra(_products(left, left), _products(right, right),
-                            _products(left, right), spectra.shape[1])
+        spectra = stft(data[:, start:stop], grid).permute(1, 0, 2)  # (F, 2S, frames)
+        part = _blocks(spectra[:, 0::2], spectra[:, 1::2], spectra.shape[2])
         total = part if total is None else total + part
     if total is None:
         raise ValueError("no analysis window")
@@ -269,7 +271,7 @@ def crest_factor_db(signal: torch.Tensor, windows: list[tuple[int, int]]) -> tor
     """20·log10(peak / RMS) per channel of (2, samples), averaged over windows → (2,)."""
     values = []
     for start, stop in windows:
-        part = signal[:, start:stop]
+        part = signal[:, start:stop].to(torch.float64)
         peak = torch.amax(torch.abs(part), dim=1)
         rms = torch.sqrt(torch.mean(part * part, dim=1))
         values.append(20.0 * torch.log10((peak + 1e-30) / (rms + 1e-30)))

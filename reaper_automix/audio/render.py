@@ -6,6 +6,10 @@ take pan, fades; muted items are silent. Per track: the sum of its items, then i
 plug-ins through our emulations; any other plug-in is skipped with a warning), then optionally its
 fader and pan. A folder adds the post-fader output of each child that sends to its parent.
 Output is always stereo float32 at the project sample rate.
+
+Tracks it cannot play (:mod:`.playable`) can be given as REAPER's own pre-fader renders
+(``rendered``: track GUID → audio file): such a track plays its file instead of its items,
+children and FX, then its fader and pan, so a folder of them sums as in REAPER.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -65,8 +69,19 @@ class Renderer:
         skip_missing: bool = False,
         warn: Callable[[str], None] | None = None,
         cache_bytes: int = CACHE_BYTES,
+        rendered: Mapping[str, str | Path] | None = None,
+        rendered_start: float = 0.0,
+        rendered_post_fader: bool = False,
     ) -> None:
+        """``rendered`` maps track GUIDs to REAPER's renders of those tracks from
+        ``rendered_start`` (seconds) on: pre-fader (post-FX, before fader and pan), or, with
+        ``rendered_post_fader`` (REAPER before pre-fader stems), post-fader, divided back here by
+        the track's fader gain and pan gains."""
         self.project = project
+        self.rendered = {guid.strip("{}").upper(): Path(path)
+                         for guid, path in (rendered or {}).items()}
+        self.rendered_start = rendered_start
+        self.rendered_post_fader = rendered_post_fader
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
         self.sample_rate = project.sample_rate
@@ -89,17 +104,49 @@ class Renderer:
         n = self.n_samples(end)
         if track.mute and fader:
             return np.zeros((n, 2), np.float32)
-        audio = self.items(track, n)
-        for child in track.children:
-            if child.main_send and not child.mute:
-                audio += self.track(child, fader=True, pan=True, fx=fx, end=end)
-        if fx:
-            audio = self.apply_fx(track, audio)
+        audio = self.rendered_track(track, n)
+        if audio is None:
+            audio = self.items(track, n)
+            for child in track.children:
+                if child.main_send and not child.mute:
+                    audio += self.track(child, fader=True, pan=True, fx=fx, end=end)
+            if fx:
+                audio = self.apply_fx(track, audio)
         if fader:
             audio *= np.float32(track.volume)
         if pan and track.pan != 0.0:
             audio *= np.asarray(pan_gains(track.pan), np.float32)
         return audio
+
+    def rendered_track_path(self, track: Track) -> Path | None:
+        """The file of REAPER's render of ``track``, if one was given."""
+        return self.rendered.get(track.guid.strip("{}").upper())
+
+    def rendered_track(self, track: Track, n: int) -> np.ndarray | None:
+        """REAPER's pre-fader render of ``track`` (n samples from 0), if one was given."""
+        path = self.rendered_track_path(track)
+        if path is None:
+            return None
+        audio, rate = read_audio(path)
+        audio = _channel_mode(resample(audio, rate, self.sample_rate), 0)
+        if self.rendered_post_fader:
+            audio = audio / self._post_fader_gains(track)
+        out = np.zeros((n, 2), np.float32)
+        first = int(round(self.rendered_start * self.sample_rate))
+        lo, hi = max(first, 0), min(first + audio.shape[0], n)
+        if hi > lo:
+            out[lo:hi] = audio[lo - first : hi - first]
+        return out
+
+    def _post_fader_gains(self, track: Track) -> np.ndarray:
+        gains = np.asarray(pan_gains(track.pan), np.float32) * np.float32(track.volume)
+        if track.mute or not np.all(gains > 0):
+            raise ValueError(
+                f"track {track.display_name!r}: this REAPER renders stems after the fader only "
+                "(pre-fader stems need REAPER 7), and its fader is at -inf, it is muted or "
+                "panned hard to one side, so its level before the fader cannot be recovered; "
+                "update REAPER, or set its fader and pan for the analysis and run again")
+        return gains
 
     def items(self, track: Track, n: int) -> np.ndarray:
         """Sum of a track's own items (pre-FX, pre-fader), stereo, n samples long."""
@@ -259,13 +306,29 @@ def _fade_envelope(item: Item, sr: int, offsets: np.ndarray) -> np.ndarray:
 
 
 def render_project_track(
-    path: str | Path, track: str | None = None, *, skip_missing: bool = False
+    path: str | Path, track: str | None = None, *, skip_missing: bool = False,
+    skip_unplayable: bool = False,
 ) -> tuple[np.ndarray, int, list[str]]:
-    """Convenience: open a project and render one track/folder (or the master mix)."""
+    """Convenience: open a project and render one track/folder (or the master mix). Tracks the
+    renderer cannot play as REAPER does raise :class:`UnplayableTracksError`, or are warned
+    about with ``skip_unplayable``."""
     from ..hosts.rpp import open_project
+    from .playable import (
+        UnplayableTracksError,
+        describe_unplayable,
+        unplayable_tracks,
+        unplayable_warning,
+    )
 
     project = open_project(path)
+    roots = ([project.track(track)] if track is not None
+             else [t for t in project.top_level if t.main_send and not t.mute])
+    unplayable = unplayable_tracks(roots)
+    if unplayable and not skip_unplayable:
+        raise UnplayableTracksError(describe_unplayable(
+            unplayable, "Render it in REAPER instead (File > Render)"))
     renderer = Renderer(project, skip_missing=skip_missing)
+    renderer.warnings.extend(map(unplayable_warning, unplayable))
     if track is None:
         mix = np.zeros((renderer.n_samples(), 2), np.float32)
         for top in project.top_level:

@@ -12,7 +12,7 @@ from rich.table import Table
 from ..hosts.rpp import open_project
 from ..analysis.cfb import METHODS
 from ..jobs.balance import BalanceReport, plan_balance
-from . import add_skip_missing
+from . import add_skip_missing, add_skip_unplayable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the balanced project here instead")
     add_skip_missing(parser)
+    add_skip_unplayable(parser)
     parser.set_defaults(run=run)
 
 
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
             method=args.method,
             recursive=args.recursive,
             skip_missing=args.skip_missing,
+            skip_unplayable=args.skip_unplayable,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),
         )

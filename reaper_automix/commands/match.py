@@ -47,6 +47,9 @@ def add_match_options(parser: argparse.ArgumentParser) -> None:
                         help=f"time for the fit (default {DEFAULT_BUDGET_S:g} s; rendering and "
                         "analysis come on top); 0 keeps the start point (with --start model: "
                         "the network's answer alone)")
+    parser.add_argument("--steps", type=int, metavar="N",
+                        help="also stop each optimiser run after N steps: the result then does "
+                        "not depend on the machine's speed (give a budget that is not reached)")
     parser.add_argument("--start", choices=STARTS, default=DEFAULT_START,
                         help="where the fit starts: model (the MatchNet network's prediction) or "
                         f"neutral (equal loudness, flat EQ, no compression); default {DEFAULT_START}")
@@ -66,7 +69,8 @@ def options_from_args(args: argparse.Namespace) -> MatchOptions:
     if not 0.0 <= args.amount <= 100.0:
         raise JobError(f"--amount must lie between 0 and 100, got {args.amount:g}")
     return MatchOptions(budget_s=args.budget, amount=args.amount / 100.0,
-                        match_loudness=args.match_loudness, fit=args.fit, start=args.start)
+                        match_loudness=args.match_loudness, fit=args.fit, steps=args.steps,
+                        start=args.start)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,6 +27,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--method", choices=METHODS, default="centroid",
                         help="stage 1's loudness band (see `balance --help`)")
     add_match_options(parser)
+    parser.add_argument("--skip-unplayable", action="store_true",
+                        help="stage 1: balance tracks the headless renderer cannot play (MIDI, "
+                        "instruments, other plug-ins) as it plays them, instead of refusing; "
+                        "stage 2 leaves such stems untouched either way")
     parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
     parser.add_argument("--json", action="store_true", help="print both reports as JSON")
     parser.add_argument("-o", "--output", help="write the mixed project here instead")
@@ -41,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         task = bar.add_task("mixing", total=1.0)
         balance, report, _ = plan_mix(
             project, args.reference, method=args.method, stems=args.stems, options=options,
+            skip_unplayable=args.skip_unplayable,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message))
     warnings = (balance.warnings if balance else []) + report.warnings

@@ -104,15 +104,10 @@ def _section(x: np.ndarray, row: np.ndarray, y: np.ndarray) -> None:
 
 @njit(cache=True, parallel=True)
 def _cascade_forward(x: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
-    rows, n = x.shape
-    out = np.empty_like(x)
-    for r in prange(rows):
-        current = x[r].copy()
-        scratch = np.empty(n)
+    out = x.copy()
+    for r in prange(x.shape[0]):
         for k in range(coeffs.shape[1]):
-            _section(current, coeffs[r, k], scratch)
-            current, scratch = scratch, current
-        out[r] = current
+            _section(out[r], coeffs[r, k], out[r])  # in place: each sample is read, then written
     return out
 
 

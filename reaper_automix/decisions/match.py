@@ -78,8 +78,8 @@ KNEE_DB = 6.0  # knee width set by rule
 ADAM_RATE = 0.1  # per step, in the optimisers' units (6 dB, one octave)
 MAX_DYNAMICS_STEPS = 300
 PATIENCE = 25  # the dynamics phase stops after this many steps without improvement
-SEGMENT = 1 << 16  # dynamics phase: central segment of each window (1.5 s at 44.1 kHz) …
-PREROLL_S = 0.5  # … after this much run-in (filter and compressor state)
+SEGMENT = 1 << 15  # dynamics phase: central segment of each window (0.74 s at 44.1 kHz) …
+PREROLL_S = 0.3  # … after this much run-in (filter and compressor state)
 
 
 class MatchError(ValueError):
@@ -95,11 +95,14 @@ class MatchOptions:
     """How to fit. ``amount`` is a share 0 … 1 of every move; ``fit`` is "full", "faders"
     (gains and pans only) or "start" (the start point, not fitted: the equal-loudness baseline).
     ``budget_s`` bounds the start prediction and the two optimisation phases (render and
-    analysis come on top); 0 keeps the start point. ``start`` is "model" (MatchNet's prediction,
+    analysis come on top); 0 keeps the start point. ``steps``, if given, also caps each
+    optimiser run (every L-BFGS stage and the compressor phase) at that many steps, which makes
+    the result independent of the machine's speed. ``start`` is "model" (MatchNet's prediction,
     :mod:`reaper_automix.models.match_net`) or "neutral" (equal loudness, flat, no compression,
     the current pans)."""
 
     budget_s: float = DEFAULT_BUDGET_S
+    steps: int | None = None
     amount: float = 1.0
     match_loudness: bool = False
     fit: str = "full"
@@ -116,6 +119,8 @@ class MatchOptions:
             raise MatchError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
         if not self.budget_s >= 0:
             raise MatchError(f"the time budget must be 0 s or more, got {self.budget_s} s")
+        if self.steps is not None and self.steps < 1:
+            raise MatchError(f"steps must be at least 1, got {self.steps}")
 
 
 @dataclass
@@ -247,6 +252,7 @@ class _Problem:
     bounds: _Bounds
     deadline: float
     cancelled: Cancelled
+    max_steps: int | None = None
 
     @property
     def n_stems(self) -> int:
@@ -348,7 +354,7 @@ def _lbfgs(problem: _Problem, physical: torch.Tensor, start: torch.Tensor,
     def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal evaluations
         problem.check()
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or evaluations == (problem.max_steps or -1):
             raise _OutOfTime
         evaluations += 1
         variables = torch.from_numpy(x.copy()).requires_grad_(True)
@@ -486,7 +492,8 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
     first, second = torch.zeros_like(x), torch.zeros_like(x)
     best, best_loss = x.clone(), math.inf
     steps, since_best = 1, 0
-    while time.monotonic() < deadline and steps < MAX_DYNAMICS_STEPS and since_best < PATIENCE:
+    limit = min(MAX_DYNAMICS_STEPS, problem.max_steps or MAX_DYNAMICS_STEPS)
+    while time.monotonic() < deadline and steps < limit and since_best < PATIENCE:
         problem.check()
         variables = x.clone().requires_grad_(True)
         loss = objective(variables)
@@ -511,27 +518,38 @@ def _dynamics_phase(problem: _Problem, physical: torch.Tensor, budget_s: float
 # ------------------------------------------------------------------------------- full length
 def render_mix(stems: Sequence[np.ndarray], physical: torch.Tensor, input_gain_db: np.ndarray,
                sample_rate: int, rest: np.ndarray | None = None) -> np.ndarray:
-    """The whole song through the console (exact, stem by stem): (n, 2) float64."""
+    """The whole song through the console, exact, one stem channel at a time (float64 inside,
+    summed in float32 like the renderer): an (n, 2) float32 view of a (2, n) array. Identity EQ
+    sections and 1:1 compressors are skipped (they change nothing)."""
     n = stems[0].shape[0] if stems else (rest.shape[0] if rest is not None else 0)
-    out = np.zeros((n, 2)) if rest is None else rest.astype(np.float64)
+    out = np.zeros((2, n), np.float32)
+    if rest is not None:
+        out += rest.T
     with torch.no_grad():
         for s, stem in enumerate(stems):
             params = physical[s:s + 1]
-            audio = torch.from_numpy(np.ascontiguousarray(stem.T, dtype=np.float64))
-            audio = audio * 10.0 ** (float(input_gain_db[s]) / 20.0)
+            input_gain = 10.0 ** (float(input_gain_db[s]) / 20.0)
+            weights = (output_gains(params)[0] * input_gain).numpy()
             sections = eq_sections(params, sample_rate)[0]
-            active = [k for k in range(sections.shape[0]) if not _identity(sections[k])]
-            if active:
-                audio = cascade(audio, sections[active][None].repeat(2, 1, 1))
-            if float(params[0, P.RATIO]) > 1.0:
-                reduction = gain_reduction(
-                    key_level(audio[:1]), params[:, P.THRESHOLD], params[:, P.RATIO],
-                    params[:, P.KNEE], smoothing_coefficient(params[:, P.ATTACK], sample_rate),
-                    smoothing_coefficient(params[:, P.RELEASE], sample_rate))
-                audio = audio * torch.pow(10.0, reduction / 20.0)
-            audio = audio * output_gains(params)[0][:, None]
-            out += audio.numpy().T
-    return out
+            active = sections[[k for k in range(sections.shape[0])
+                               if not _identity(sections[k])]]
+            compressed = float(params[0, P.RATIO]) > 1.0
+            if not active.shape[0] and not compressed:
+                out += (stem * weights.astype(np.float32)).T
+                continue
+            audio = torch.from_numpy(np.ascontiguousarray(stem.T, np.float64))
+            if active.shape[0]:  # both channels at once: the kernel runs one per core
+                audio = cascade(audio, active[None].expand(2, -1, -1))
+            values = audio.numpy()
+            if compressed:
+                values *= torch.pow(10.0, gain_reduction(
+                    key_level(audio[:1] * input_gain), params[:, P.THRESHOLD],
+                    params[:, P.RATIO], params[:, P.KNEE],
+                    smoothing_coefficient(params[:, P.ATTACK], sample_rate),
+                    smoothing_coefficient(params[:, P.RELEASE], sample_rate)) / 20.0).numpy()
+            values *= weights[:, None]
+            out += values
+    return out.T
 
 
 def _identity(row: torch.Tensor) -> bool:
@@ -546,7 +564,7 @@ def _shift_to(meter: LoudnessMeter, stems_mix: np.ndarray, rest: np.ndarray | No
               target: float) -> float:
     """The common gain (dB) on the stems' mix that brings stems + rest to ``target`` LUFS."""
     shift = target - _loudness(meter, stems_mix if rest is None else stems_mix + rest)
-    if rest is None or not math.isfinite(shift):
+    if rest is None or not math.isfinite(shift):  # loudness scales exactly with a common gain
         return shift if math.isfinite(shift) else 0.0
     for _ in range(4):  # the rest does not move: a few fixed-point steps
         error = target - _loudness(meter, stems_mix * 10 ** (shift / 20) + rest)
@@ -626,7 +644,8 @@ def match_reference(
     from instead of equal loudness (rows of silent stems are ignored). Raises
     :class:`MatchError` for unusable input and :class:`MatchCancelled` when cancelled.
     """
-    with torch_threads(1):  # small tensors: a second intra-op thread only adds contention
+    with torch_threads(1):  # measured: a second intra-op thread costs 20x the CPU time on a
+        # busy 2-core machine (OpenMP threads spin while they wait), and saves little idle
         return _match(list(stems), reference, sample_rate, list(current),
                       list(names) if names is not None else None, rest, options, start,
                       progress, cancelled)
@@ -673,16 +692,15 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     windows = select_windows(before_mix, options.windows, options.window_length)
     if not windows:
         raise MatchError("the stems are silent in every analysis window: nothing to match")
-    reference_windows = select_windows(np.asarray(reference, np.float64), options.windows,
-                                       options.window_length)
-    reference_audio = torch.from_numpy(np.asarray(reference, np.float64).T.copy())
+    reference_windows = select_windows(reference, options.windows, options.window_length)
+    reference_audio = torch.from_numpy(np.asarray(reference).T)  # a view: windows are sliced
     reference_features = stereo_features(reference_audio, reference_windows, grid)
-    before_features = stereo_features(torch.from_numpy(before_mix.T.copy()), windows, grid)
+    before_features = stereo_features(torch.from_numpy(before_mix.T), windows, grid)
     segment = min(SEGMENT, min(b - a for a, b in windows))
-    reference_segments = [reference_audio[:, (a + b - segment) // 2:(a + b - segment) // 2 + segment]
-                          .numpy() for a, b in reference_windows]
+    reference_segments = [reference_audio[:, (a + b - segment) // 2:][:, :segment].numpy()
+                          for a, b in reference_windows]
 
-    def token_windows():
+    def token_windows():  # one window of every stem's tokens at a time (memory)
         for a, b in windows:
             block = np.stack([stem[a:b].T for stem in active_stems])  # (S, 2, L)
             block = block.reshape(-1, b - a)
@@ -709,7 +727,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     start_physical = torch.minimum(torch.maximum(start_physical, bounds.low), bounds.high)
     problem = _Problem(active_stems, rest64, sample_rate, input_gain, grid, cross, windows,
                        reference_features, reference_segments, level_target, bounds,
-                       clock["analysis"] + options.budget_s, cancelled)
+                       clock["analysis"] + options.budget_s, cancelled, options.steps)
     if options.fit != "start" and options.budget_s > 0:  # the dynamics phase fits
         start_physical[:, P.RATIO] = 1.0  # compressors from off (its own rule)
     steps = {"spectral": 0, "dynamics": 0}
@@ -743,12 +761,13 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     if options.amount == 0.0:  # nothing moves: what is there stays, plug-ins included
         final, after_mix = current_physical, before_mix
     elif options.amount == 1.0:
-        after_mix = stems_mix * 10 ** (shift / 20)
+        after_mix = stems_mix
+        after_mix *= np.float32(10 ** (shift / 20))
         if rest64 is not None:
-            after_mix = after_mix + rest64
+            after_mix += rest64
     else:
         after_mix = render_mix(active_stems, final, input_gain, sample_rate, rest64)
-    after_features = stereo_features(torch.from_numpy(after_mix.T.copy()), windows, grid)
+    after_features = stereo_features(torch.from_numpy(after_mix.T), windows, grid)
     clock["final"] = time.monotonic()
 
     results = []
@@ -778,7 +797,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         steps=steps,
         seconds=seconds,
         warnings=warnings,
-        prediction=after_mix.astype(np.float32),
+        prediction=after_mix,
         changed=options.amount > 0,
         start=start_used,
     )

@@ -16,6 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.cfb import METHODS
+from ..audio.playable import (
+    UnplayableTracksError,
+    analysed_children,
+    describe_unplayable,
+    tracks_to_render,
+    unplayable_tracks,
+    unplayable_warning,
+)
 from ..audio.render import Renderer
 from ..decisions.balance import decide_balance
 from ..hosts.rpp import open_project
@@ -102,6 +110,10 @@ def plan_balance(
     method: str = "centroid",
     recursive: bool = False,
     skip_missing: bool = False,
+    skip_unplayable: bool = False,
+    rendered: Mapping[str, str] | None = None,
+    rendered_start: float = 0.0,
+    rendered_post_fader: bool = False,
     offsets_db: Mapping[str, float] | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
@@ -109,20 +121,38 @@ def plan_balance(
     """Balance the chosen folders, setting the children's faders in the model (not saved).
 
     ``offsets_db`` maps a track GUID to its target relative to the group's common CFB loudness
-    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB.
+    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB. Tracks the headless
+    renderer cannot play must come as REAPER's renders (``rendered``, see
+    :class:`~reaper_automix.audio.render.Renderer`), else they are refused, or analysed as it
+    plays them with ``skip_unplayable`` (a warning each).
     """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     folders = groups_to_balance(project, groups, recursive)
-    renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0)  # one read per source
+    renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0,  # one read per source
+                        rendered=rendered, rendered_start=rendered_start,
+                        rendered_post_fader=rendered_post_fader)
+    roots = [child for folder in folders for child in analysed_children(folder)]
+    missing = [t for t in tracks_to_render(roots) if renderer.rendered_track_path(t) is None]
+    unplayable = unplayable_tracks(roots) if missing else []
+    if unplayable and not skip_unplayable:
+        raise UnplayableTracksError(describe_unplayable(
+            unplayable, "Run AutoMix: Auto balance group inside REAPER (REAPER renders them)"))
     report = BalanceReport(method=method)
+    before = {id(t): t.volume for t in project.tracks}
     for number, folder in enumerate(folders):
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
         report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}))
         release_freed_memory()
-    report.warnings = list(renderer.warnings)
+    report.warnings = [*map(unplayable_warning, unplayable), *renderer.warnings]
+    report.warnings += [  # a REAPER render holds the children's faders as they were
+        f"folder {t.display_name!r} was rendered by REAPER with its children's faders as they "
+        f"were before this balance; run the action again to balance {t.parent.display_name!r} "
+        "with the new ones" for f in folders for t in analysed_children(f)
+        if renderer.rendered_track_path(t) is not None
+        and any(d.volume != before[id(d)] for d in t.descendants())]
     progress(1.0, "done")
     return report
 
@@ -130,7 +160,7 @@ def plan_balance(
 def _balance_folder(
     renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float]
 ) -> GroupBalance:
-    candidates = [c for c in folder.children if c.main_send and not c.mute]
+    candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
     decision = decide_balance(  # renders each child on the analysis threads, one at a time
         loaders, renderer.sample_rate, method=method,
@@ -187,6 +217,10 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
             method=request.get("method", "centroid"),
             recursive=bool(request.get("recursive", False)),
             skip_missing=bool(request.get("skip_missing", False)),
+            skip_unplayable=bool(request.get("skip_unplayable", False)),
+            rendered=request.get("rendered") or None,
+            rendered_start=float(request.get("rendered_start", 0.0)),
+            rendered_post_fader=bool(request.get("rendered_post_fader", False)),
             progress=progress,
             cancelled=cancelled,
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..audio.io import MediaError, read_audio, resample
+from ..audio.playable import tracks_to_render, unplayable_reason, unplayable_tracks
 from ..audio.render import MissingMediaError, Renderer
 from ..console.params import EQ_BANDS, WrittenStem
 from ..decisions.match import (
@@ -169,6 +170,20 @@ def _without_our_plugins(tracks: list[Track]) -> Iterator[None]:
             fx.bypassed = state
 
 
+def _unrenderable(renderer: Renderer, stem: Track) -> str | None:
+    """Why the stem cannot be heard as REAPER plays it before its fader, or None."""
+    ours = [fx for fx in stem.fx if fx.custom_name in (TAG_MULTIEQ, TAG_COMPRESSOR) and fx.active]
+    if renderer.rendered_track_path(stem) is not None and ours:
+        return ("REAPER rendered it with its AutoMix Match plug-ins, whose values are being "
+                "decided; bypass them and run again")
+    if not [t for t in tracks_to_render([stem]) if renderer.rendered_track_path(t) is None]:
+        return None
+    named = "; ".join(f"{t.display_name!r}: {unplayable_reason(t)}"
+                      for t in unplayable_tracks([stem]))
+    return (f"the headless renderer cannot play {named}; run AutoMix: Match reference inside "
+            "REAPER (REAPER renders it)")
+
+
 def _current(track: Track) -> WrittenStem:
     """The stem's fader, pan and our plug-ins' values (empty when absent)."""
     eq = track.find_fx(MULTIEQ.name, TAG_MULTIEQ)
@@ -206,15 +221,24 @@ def plan_match(
     *,
     stems: list[str] | None = None,
     options: MatchOptions = MatchOptions(),
+    rendered: Mapping[str, str] | None = None,
+    rendered_start: float = 0.0,
+    rendered_post_fader: bool = False,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> tuple[MatchReport, MatchDecision]:
-    """Match the stems to ``reference`` and stage the result in the model (save to write it)."""
+    """Match the stems to ``reference`` and stage the result in the model (save to write it).
+
+    Tracks the headless renderer cannot play come as REAPER's renders (``rendered``, see
+    :class:`~reaper_automix.audio.render.Renderer`); a stem that needs one it does not get is
+    left untouched and named."""
     started = time.monotonic()
     tracks = stems_to_match(project, stems)
     audio_reference = read_reference(reference, project.sample_rate)
     progress(0.0, "rendering the stems")
-    renderer = Renderer(project, cache_bytes=0)
+    rendering = dict(rendered=rendered, rendered_start=rendered_start,
+                     rendered_post_fader=rendered_post_fader)
+    renderer = Renderer(project, cache_bytes=0, **rendering)
     rendered: list[np.ndarray] = []
     playable: list[Track] = []
     untouched: dict[int, tuple[str, str]] = {}
@@ -223,21 +247,21 @@ def plan_match(
             if cancelled():
                 raise JobCancelled("cancelled; nothing was changed")
             progress(0.1 * number / len(tracks), f"rendering {track.display_name}")
-            seen = len(renderer.warnings)
+            reason = _unrenderable(renderer, track)
+            if reason is not None:
+                untouched[id(track)] = ("cannot be rendered", reason)
+                continue
             try:
                 audio = renderer.track(track, fader=False, pan=False)
             except MissingMediaError as exc:
                 untouched[id(track)] = ("missing media", str(exc))
-                continue
-            if len(renderer.warnings) > seen:
-                untouched[id(track)] = ("cannot be rendered", "; ".join(renderer.warnings[seen:]))
                 continue
             rendered.append(audio)
             playable.append(track)
     if not playable:
         raise JobError("no stem can be rendered headless: " + "; ".join(
             reason for _, reason in untouched.values()))
-    rest_renderer = Renderer(project, skip_missing=True, cache_bytes=0)
+    rest_renderer = Renderer(project, skip_missing=True, cache_bytes=0, **rendering)
     others = [t for t in project.top_level if reaches_master(t) and t not in tracks]
     rest = None
     for track in others:
@@ -317,10 +341,18 @@ def options_from(request: dict[str, Any]) -> MatchOptions:
             amount=float(request.get("amount", 1.0)),
             match_loudness=bool(request.get("match_loudness", False)),
             fit=str(request.get("fit", "full")),
+            steps=int(request["steps"]) if request.get("steps") else None,
             start=str(request.get("start", DEFAULT_START)),
         )
     except MatchError as exc:
         raise JobError(str(exc)) from exc
+
+
+def rendered_from(request: dict[str, Any]) -> dict[str, Any]:
+    """The REAPER renders a worker request hands over (reaper.stems.Stems.request_fields)."""
+    return {"rendered": request.get("rendered") or None,
+            "rendered_start": float(request.get("rendered_start", 0.0)),
+            "rendered_post_fader": bool(request.get("rendered_post_fader", False))}
 
 
 def changes(project: Project, before: dict[int, tuple[float, float]]) -> dict[str, Any]:
@@ -343,8 +375,8 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
             project.sample_rate = int(request["sample_rate"])
         before = {id(t): (t.volume, t.pan) for t in project.tracks}
         report, _ = plan_match(project, request["reference"], stems=request.get("stems") or None,
-                               options=options_from(request), progress=progress,
-                               cancelled=cancelled)
+                               options=options_from(request), **rendered_from(request),
+                               progress=progress, cancelled=cancelled)
     except (OSError, ValueError, LookupError) as exc:
         raise JobError(str(exc)) from exc
     return {**changes(project, before), "report": report.to_json()}

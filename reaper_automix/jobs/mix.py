@@ -3,6 +3,8 @@ then Match reference on the top-level stems (stage 2), on the same in-memory pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ from ..hosts.rpp import open_project
 from ..session import Project
 from . import Cancelled, JobError, Progress
 from .balance import BalanceReport, plan_balance
-from .match import MatchReport, changes, options_from, plan_match
+from .match import MatchReport, changes, options_from, plan_match, rendered_from
 
 BALANCE_SHARE = 0.3  # of the progress bar
 
@@ -23,18 +25,27 @@ def plan_mix(
     method: str = "centroid",
     stems: list[str] | None = None,
     options: MatchOptions | None = None,
+    skip_unplayable: bool = False,
+    rendered: Mapping[str, str] | None = None,
+    rendered_start: float = 0.0,
+    rendered_post_fader: bool = False,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> tuple[BalanceReport | None, MatchReport, MatchDecision]:
     """Balance every folder (deepest first), then match the stems; both staged in the model.
-    A project without folders skips stage 1 (the balance report is then None)."""
+    A project without folders skips stage 1 (the balance report is then None). Tracks the
+    headless renderer cannot play come as REAPER's renders (``rendered``); without them stage
+    1 refuses them as ``balance`` does (or, with ``skip_unplayable``, analyses them as the
+    renderer plays them) and stage 2 leaves their stems untouched."""
+    rendering = dict(rendered=rendered, rendered_start=rendered_start,
+                     rendered_post_fader=rendered_post_fader)
     balance = None
     if project.folders:
         balance = plan_balance(
-            project, None, method=method, progress=lambda f, m: progress(BALANCE_SHARE * f, m),
-            cancelled=cancelled)
+            project, None, method=method, skip_unplayable=skip_unplayable, **rendering,
+            progress=lambda f, m: progress(BALANCE_SHARE * f, m), cancelled=cancelled)
     report, decision = plan_match(
-        project, reference, stems=stems, options=options or MatchOptions(),
+        project, reference, stems=stems, options=options or MatchOptions(), **rendering,
         progress=lambda f, m: progress(BALANCE_SHARE + (1 - BALANCE_SHARE) * f, m),
         cancelled=cancelled)
     if balance is None:
@@ -53,7 +64,8 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         balance, report, _ = plan_mix(
             project, request["reference"], method=request.get("method", "centroid"),
             stems=request.get("stems") or None, options=options_from(request),
-            progress=progress, cancelled=cancelled)
+            skip_unplayable=bool(request.get("skip_unplayable", False)),
+            **rendered_from(request), progress=progress, cancelled=cancelled)
     except (OSError, ValueError, LookupError) as exc:
         raise JobError(str(exc)) from exc
     return {**changes(project, before), "balance": balance.to_json() if balance else None,

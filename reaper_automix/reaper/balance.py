@@ -2,8 +2,10 @@
 
 The first balances the folders chosen by the selection (selected folder tracks, or the folder
 around any selected track) in the worker job ``balance`` and writes the children's faders as one
-undo point; the second asks for the method, recursion and report options and keeps them in the
-project (project ext-state). Standard library only: this runs inside REAPER.
+undo point; children only REAPER can play (MIDI, instruments, other plug-ins) are rendered by
+REAPER first (:mod:`.stems`). The second asks for the method, recursion, report and render
+options and keeps them in the project (project ext-state). Standard library only: this runs
+inside REAPER.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..audio.playable import RENDER_MODES, analysed_children, tracks_to_render
 from ..session import Project, Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
+from .stems import StemRequest, load_render_mode, save_render_mode
 
 METHODS = ("centroid", "f0", "lufs")
 SECTION = "reaper-automix"
@@ -33,6 +37,7 @@ class BalanceSettings:
     method: str = "centroid"
     recursive: bool = False
     write_report: bool = False
+    render: str = RENDER_MODES[0]  # who renders what the headless renderer cannot play (all actions)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> BalanceSettings:
@@ -42,12 +47,14 @@ class BalanceSettings:
         method = get("balance_method")
         return cls(method=method if method in METHODS else cls.method,
                    recursive=get("balance_recursive") in _YES,
-                   write_report=get("balance_report") in _YES)
+                   write_report=get("balance_report") in _YES,
+                   render=load_render_mode(api, proj))
 
     def save(self, api: ReaperApi, proj: str) -> None:
         api.set_project_ext_state(proj, SECTION, "balance_method", self.method)
         api.set_project_ext_state(proj, SECTION, "balance_recursive", _yes_no(self.recursive))
         api.set_project_ext_state(proj, SECTION, "balance_report", _yes_no(self.write_report))
+        save_render_mode(api, proj, self.render)
 
 
 def _yes_no(value: bool) -> str:
@@ -55,12 +62,16 @@ def _yes_no(value: bool) -> str:
 
 
 def parse_settings(values: list[str]) -> BalanceSettings:
-    """The three answers of the settings dialog; ValueError names the bad one."""
-    method, recursive, report = (v.strip().lower() for v in values[:3])
+    """The four answers of the settings dialog (an empty render answer: auto); ValueError names
+    the bad one."""
+    method, recursive, report, render = (v.strip().lower() for v in [*values, ""][:4])
+    render = render or RENDER_MODES[0]
     if method not in METHODS:
         raise ValueError(f"method {method!r}: type one of {', '.join(METHODS)}")
+    if render not in RENDER_MODES:
+        raise ValueError(f"render {render!r}: type one of {', '.join(RENDER_MODES)}")
     return BalanceSettings(method, _parse_yes_no("recursive", recursive),
-                           _parse_yes_no("write report", report))
+                           _parse_yes_no("write report", report), render)
 
 
 def _parse_yes_no(what: str, text: str) -> bool:
@@ -78,8 +89,10 @@ def configure(api: ReaperApi) -> bool:
     current = BalanceSettings.load(api, proj)
     values = api.user_inputs(
         SETTINGS_TITLE,
-        ["Method (centroid/f0/lufs)", "Recursive (yes/no)", "Write report (yes/no)"],
-        [current.method, _yes_no(current.recursive), _yes_no(current.write_report)],
+        ["Method (centroid/f0/lufs)", "Recursive (yes/no)", "Write report (yes/no)",
+         "Render (auto/reaper/headless)"],
+        [current.method, _yes_no(current.recursive), _yes_no(current.write_report),
+         current.render],
     )
     if values is None:
         return False
@@ -90,7 +103,8 @@ def configure(api: ReaperApi) -> bool:
         return False
     settings.save(api, proj)
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, recursive "
-                f"{_yes_no(settings.recursive)}, write report {_yes_no(settings.write_report)}\n")
+                f"{_yes_no(settings.recursive)}, write report {_yes_no(settings.write_report)}, "
+                f"render {settings.render}\n")
     return True
 
 
@@ -100,8 +114,9 @@ def run(api: ReaperApi) -> bool:
         action.offer_cancel(api)
         return False
     proj, _ = api.current_project()
+    settings = BalanceSettings.load(api, proj)
     host = LiveHost(api, proj)
-    project = host.read(media=False)
+    project = host.read(media=settings.render != "headless")  # items and FX: who plays what
     by_pointer = {host.pointer(t): t for t in project.tracks}
     selected = [by_pointer[p] for p in api.selected_tracks(proj) if p in by_pointer]
     folders = folders_for_selection(selected)
@@ -111,16 +126,34 @@ def run(api: ReaperApi) -> bool:
             "sets the faders of a folder's child tracks so that they sound equally loud.",
             action.TITLE)
         return False
-    settings = BalanceSettings.load(api, proj)
     names = [f.display_name for f in folders]
+    stems = stem_request(host, project, folders, settings)
     spec = action.JobSpec(
         job="balance",
         label="balance " + ", ".join(names),
         params={"groups": [f.guid for f in folders], "method": settings.method,
-                "recursive": settings.recursive, "skip_missing": False},
+                "recursive": settings.recursive, "skip_missing": False,
+                "skip_unplayable": stems is None},  # headless, or nothing REAPER must render
         apply=lambda result: apply_result(api, proj, result, undo_description(names), settings),
+        stems=stems,
     )
     return action.start(api, proj, spec)
+
+
+def stem_request(host: LiveHost, project: Project, folders: list[Track],
+                 settings: BalanceSettings) -> StemRequest | None:
+    """The tracks REAPER renders for this balance: what the folders' analysis hears that the
+    headless renderer cannot play (``render: auto``), or all of it (``reaper``)."""
+    if settings.render == "headless" or project.length <= 0:
+        return None
+    balanced = [*folders, *(t for f in folders if settings.recursive for t in f.descendants()
+                            if t.is_folder)]
+    chosen = tracks_to_render([c for f in balanced for c in analysed_children(f)],
+                              settings.render)
+    if not chosen:
+        return None
+    return StemRequest([(host.pointer(t), t) for t in chosen], 0.0, project.length,
+                       project.sample_rate)
 
 
 def folders_for_selection(selected: list[Track]) -> list[Track]:
