@@ -113,3 +113,25 @@ def test_shipped_weights_load_and_fit_the_budget() -> None:
     assert model.parameter_count() <= 5_000_000
     card = M.card()
     assert card["steps"] > 0 and card["history"]["validation"]
+
+
+def test_reaper_action_passes_the_stored_start_to_the_worker() -> None:
+    """The action's settings: no ext-state key leaves the worker's default (the network);
+    match_start = neutral asks for the neutral start, anything else is ignored."""
+    from reaper_automix.jobs.match import options_from
+    from reaper_automix.reaper.balance import SECTION
+    from reaper_automix.reaper.match import MatchSettings
+
+    class Api:
+        def __init__(self, values: dict[str, str]) -> None:
+            self.values = values
+
+        def project_ext_state(self, proj: str, section: str, key: str) -> str:
+            assert section == SECTION
+            return self.values.get(key, "")
+
+    default = MatchSettings.load(Api({}), "proj").params()
+    assert "start" not in default and options_from(default).start == DEFAULT_START
+    neutral = MatchSettings.load(Api({"match_start": "Neutral"}), "proj").params()
+    assert neutral["start"] == "neutral" and options_from(neutral).start == "neutral"
+    assert "start" not in MatchSettings.load(Api({"match_start": "learned"}), "proj").params()

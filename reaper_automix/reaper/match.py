@@ -25,6 +25,7 @@ from .live import LiveHost
 from .stems import StemRequest
 
 FITS = ("full", "faders")
+STARTS = ("model", "neutral")  # decisions.match.STARTS (this module stays standard library)
 REFERENCE_TYPES = ("wav", "flac", "mp3")
 OPTIONS_TITLE = "AutoMix: Match reference"
 
@@ -39,6 +40,7 @@ class MatchSettings:
     fit: str = "full"
     budget_s: float = 0.0  # 0: the worker's default (not asked; ext-state key match_budget_s)
     steps: int = 0  # 0: no cap (not asked; ext-state key match_steps)
+    start: str = ""  # "": the worker's default, MatchNet (not asked; ext-state key match_start)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> MatchSettings:
@@ -55,6 +57,8 @@ class MatchSettings:
         settings.match_loudness = get("match_loudness").lower() in ("yes", "y", "1", "true", "on")
         fit = get("match_fit").lower()
         settings.fit = fit if fit in FITS else cls.fit
+        start = get("match_start").lower()
+        settings.start = start if start in STARTS else ""
         return settings
 
     def save(self, api: ReaperApi, proj: str) -> None:
@@ -71,6 +75,8 @@ class MatchSettings:
             out["budget_s"] = self.budget_s
         if self.steps > 0:
             out["steps"] = self.steps
+        if self.start:
+            out["start"] = self.start
         return out
 
 
@@ -109,7 +115,7 @@ def ask(api: ReaperApi, proj: str, title: str) -> MatchSettings | None:
     except ValueError as exc:
         api.message_box(f"Not started: {exc}.", title)
         return None
-    settings.budget_s, settings.steps = stored.budget_s, stored.steps
+    settings.budget_s, settings.steps, settings.start = stored.budget_s, stored.steps, stored.start
     settings.save(api, proj)
     return settings
 
@@ -199,7 +205,8 @@ def report_text(report: dict[str, Any]) -> str:
     """A plain-text report of the match for REAPER's console."""
     lines = [f"Reference {Path(str(report.get('reference', ''))).name}: "
              f"{_number(report.get('reference_lufs'))} LUFS; mix "
-             f"{_number(report.get('before_lufs'))} -> {_number(report.get('after_lufs'))} LUFS"]
+             f"{_number(report.get('before_lufs'))} -> {_number(report.get('after_lufs'))} LUFS; "
+             f"fit from the {report.get('start', 'neutral')} start"]
     for stem in report.get("stems", []):
         if stem.get("status") != "matched":
             lines.append(f"  {stem.get('name')}: untouched ({stem.get('status')}"
