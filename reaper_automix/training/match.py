@@ -143,10 +143,11 @@ class Example:
         return self.segment.shape[0]
 
     def save(self, path: Path) -> None:
-        scratch = path.with_name(path.name + ".tmp.npz")
-        np.savez(scratch, stem_mels=self.stem_mels, reference_mels=self.reference_mels,
-                 segment=self.segment, target=self.target, settings=self.settings,
-                 info=np.array(json.dumps(self.info)))
+        scratch = path.with_name(path.name + ".tmp")  # never matched by *.npz
+        with open(scratch, "wb") as file:
+            np.savez(file, stem_mels=self.stem_mels, reference_mels=self.reference_mels,
+                     segment=self.segment, target=self.target, settings=self.settings,
+                     info=np.array(json.dumps(self.info)))
         os.replace(scratch, path)
 
     @classmethod
