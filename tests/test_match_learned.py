@@ -135,3 +135,32 @@ def test_reaper_action_passes_the_stored_start_to_the_worker() -> None:
     neutral = MatchSettings.load(Api({"match_start": "Neutral"}), "proj").params()
     assert neutral["start"] == "neutral" and options_from(neutral).start == "neutral"
     assert "start" not in MatchSettings.load(Api({"match_start": "learned"}), "proj").params()
+
+
+def test_learned_evaluation_conditions() -> None:
+    from reaper_automix.evaluation.match import condition_options, learned_conditions
+
+    conditions = learned_conditions((2.0, 5.0))
+    assert conditions == ("start", "model", "neutral@2", "model@2", "neutral@5", "model@5")
+    alone = condition_options("model", 12.0)
+    assert (alone.start, alone.fit, alone.budget_s) == ("model", "start", 0.0)
+    fit = condition_options("model@5", 12.0)
+    assert (fit.start, fit.fit, fit.budget_s) == ("model", "full", 5.0)
+    assert condition_options("neutral@2", 12.0).start == "neutral"
+    assert condition_options("full", 12.0).start == "neutral"  # issue 14's protocol as it was
+    assert condition_options("none", 12.0) is None
+
+
+def test_learned_evaluation_runs_on_two_songs(tmp_path, tiny_model) -> None:
+    from reaper_automix.evaluation.match import evaluate, format_report, summarise, EvalReport
+
+    from .test_match_eval import _song
+
+    songs = [_song(tmp_path / "a", "a", 0, [0.0, -4.0, -8.0]),
+             _song(tmp_path / "b", "b", 1, [-6.0, 2.0, 0.0])]
+    results = evaluate(songs, tmp_path, conditions=("start", "model", "model@1"))
+    for result in results:
+        assert [c.condition for c in result.same_song] == ["start", "model", "model@1"]
+        assert all(c.seconds > 0 for c in result.same_song + result.cross_song)
+    text = format_report(EvalReport(["test"], 12.0, results, summarise(results)))
+    assert "model@1" in text

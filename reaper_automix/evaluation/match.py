@@ -20,7 +20,8 @@ condition — *none* (no processing), *start* (equal loudness per group, not fit
 Song sources: ``demo`` (the demo session, always available), ``lmms`` (the five LMMS songs that
 data.md §3.4 allows, through :mod:`reaper_automix.generator.lmms`), ``generated:N`` (N sessions of
 :mod:`reaper_automix.generator`, seeds 700000 … 700000 + N − 1: held out from MatchNet's
-training, which uses seeds from 0 and validation seeds from 500000).
+training, which uses seeds from 0 and validation seeds from 500000), ``heldout:N`` (the same
+seeds arranged by MatchNet's training recipe: the generator's draw on a Bach chorale).
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ SCRAMBLE_DB = 9.0
 SAME_SONG_TARGET_DB = 1.0
 CROSS_SONG_TARGET = 0.5
 THIRD_OCTAVE_EDGES_HZ = 50.0 * 2.0 ** (np.arange(25) / 3.0)
-SOURCES = ("demo", "lmms", "generated")
+SOURCES = ("demo", "lmms", "generated", "heldout")
 
 
 # --------------------------------------------------------------------------------- metrics
@@ -132,15 +133,18 @@ def lmms_songs(workdir: Path) -> list[Song]:
     return songs
 
 
-def generated_songs(workdir: Path, count: int) -> list[Song]:
+def generated_songs(workdir: Path, count: int, recipe: str = "generated") -> list[Song]:
+    """``count`` generated sessions from seed 700000 on (never MatchNet's training seeds):
+    the generator's own draw ("generated") or MatchNet's training recipe ("heldout": the same
+    draw on a Bach chorale, :func:`reaper_automix.training.match.training_piece`)."""
     from ..generator import SessionSpec, generate_session
-
-    from ..training.match import EVALUATION_SEED
+    from ..training.match import EVALUATION_SEED, training_piece
 
     songs = []
-    for seed in range(EVALUATION_SEED, EVALUATION_SEED + count):  # never MatchNet's training
-        session = generate_session(SessionSpec.draw(seed))
-        name = f"generated-{seed}"
+    for seed in range(EVALUATION_SEED, EVALUATION_SEED + count):
+        piece = training_piece(seed) if recipe == "heldout" else None
+        session = generate_session(SessionSpec.draw(seed, piece=piece))
+        name = f"{recipe}-{seed}"
         songs.append(Song(name, session.write_project(workdir / name / f"{name}.RPP")))
     return songs
 
@@ -153,10 +157,11 @@ def load_songs(sources: list[str], workdir: Path) -> list[Song]:
             songs += demo_songs(workdir)
         elif kind == "lmms":
             songs += lmms_songs(workdir)
-        elif kind == "generated":
-            songs += generated_songs(workdir, int(count or 8))
+        elif kind in ("generated", "heldout"):
+            songs += generated_songs(workdir, int(count or 8), kind)
         else:
-            raise ValueError(f"unknown song source {source!r}; use demo, lmms or generated:N")
+            raise ValueError(f"unknown song source {source!r}; use demo, lmms, generated:N or "
+                             "heldout:N")
     return songs
 
 
@@ -335,7 +340,8 @@ def add_arguments(parser) -> None:  # noqa: ANN001 (argparse parser)
     """Options of ``reaper-automix eval match``."""
     parser.add_argument("--sources", nargs="+", default=["lmms", "generated:8"],
                         metavar="SOURCE", help="songs: demo, lmms (the five allowed LMMS songs), "
-                        "generated:N (N generated sessions); default: lmms generated:8")
+                        "generated:N (N generated sessions), heldout:N (N held-out sessions made "
+                        "like MatchNet's training data); default: lmms generated:8")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                         help=f"fit budget per run (default {DEFAULT_BUDGET_S:g} s)")
     parser.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=list(CONDITIONS),
