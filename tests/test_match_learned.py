@@ -103,16 +103,70 @@ def test_cli_start_option_and_report(demo_session, tiny_model) -> None:
         assert args.run(args) == 0
     report = json.loads(buffer.getvalue())
     assert report["start"] == "model" and report["steps"] == {"spectral": 0, "dynamics": 0}
+    assert set(report["distances"]) == {"before", "start", "after"}
+    assert "crest_db" not in report["distances"]["start"]  # the start's figures are spectral
+    assert report["distances"]["start"]["af_loss"] >= 0.0 and "model" in report["seconds"]
+    args = cli.build_parser().parse_args(common + ["--start", "neutral"])
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert args.run(args) == 0
+    assert json.loads(buffer.getvalue())["start"] == "neutral"
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(common + ["--start", "learned"])
+
+
+def test_the_fit_starts_from_the_networks_prediction(stems, tiny_model, monkeypatch) -> None:
+    """The spectral phase receives the network's prediction (within the fit's bounds, the
+    compressors from off) as its start point, and the report gives that start's distances."""
+    from reaper_automix.decisions import match as D
+
+    seen = []
+    original = D._spectral_phase
+
+    def spy(problem, start, *args, **kwargs):
+        seen.append(start.clone())
+        return original(problem, start, *args, **kwargs)
+
+    monkeypatch.setattr(D, "_spectral_phase", spy)
+    decision, reference = _run(stems, MatchOptions(start="model", budget_s=30.0, steps=2))
+    gains = [s.input_gain_db for s in decision.stems]
+    predicted = M.predict(stems, gains, reference, RATE, tiny_model)
+    assert len(seen) == 1 and decision.start == "model"
+    for column in [P.GAIN, P.PAN] + P.EQ_GAINS + P.EQ_FREQS:
+        assert torch.allclose(seen[0][:, column], predicted[:, column], atol=1e-6), column
+    assert float(seen[0][:, P.RATIO].max()) == 1.0
+    neutral, _ = _run(stems, MatchOptions(start="neutral", budget_s=30.0, steps=2))
+    assert neutral.start == "neutral"
+    assert decision.distances["start"] != neutral.distances["start"]
 
 
 def test_shipped_weights_load_and_fit_the_budget() -> None:
     if not M.WEIGHTS_FILE.exists():
         pytest.fail(f"the trained MatchNet weights are missing at {M.WEIGHTS_FILE}")
     assert M.WEIGHTS_FILE.stat().st_size <= 50 * 2 ** 20
+    assert M.WEIGHTS_FILE.stat().st_size <= 10 * 2 ** 20  # float16 (docs/match-model.md)
     model = M.load()
     assert model.parameter_count() <= 5_000_000
     card = M.card()
     assert card["steps"] > 0 and card["history"]["validation"]
+    final = card["history"]["validation"][-1]
+    neutral = card["history"]["neutral_validation"]
+    assert final["mrstft"] < neutral["mrstft"]  # trained: better than the neutral console
+
+
+def test_shipped_weights_predict_settings_inside_the_ranges(stems) -> None:
+    if not M.WEIGHTS_FILE.exists():
+        pytest.fail(f"the trained MatchNet weights are missing at {M.WEIGHTS_FILE}")
+    M._shipped.cache_clear()
+    reference = mix_of(stems, [0.0, -3.0, 2.0, -6.0], [0.0, -0.2, 0.3, 0.0])
+    predicted = M.predict(stems, [0.0] * len(stems), reference, RATE)
+    assert predicted.shape == (len(stems), P.N_PARAMS) and torch.isfinite(predicted).all()
+    for parameter, column in zip(P.PARAMETERS, predicted.T):
+        assert float(column.min()) >= parameter.low - 1e-9, parameter.name
+        assert float(column.max()) <= parameter.high + 1e-9, parameter.name
+    # the network listens: a different reference gives different settings
+    other = mix_of(stems, [-9.0, 3.0, -4.0, 6.0], [0.5, 0.0, -0.5, 0.2])
+    assert not torch.allclose(predicted, M.predict(stems, [0.0] * len(stems), other, RATE))
 
 
 def test_reaper_action_passes_the_stored_start_to_the_worker() -> None:

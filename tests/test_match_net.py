@@ -165,9 +165,14 @@ def test_save_load_round_trip(tmp_path) -> None:
     model = _model()
     path = M.save(model, tmp_path / "net.pt", {"steps": 3})
     loaded = M.load(path)
+    stored = torch.load(path, weights_only=True)["state_dict"]
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())  # computes in float32
     stems, mask, reference = _inputs(2)
     with torch.no_grad():
-        assert torch.equal(model(stems, mask, reference), loaded(stems, mask, reference))
+        full, half = model(stems, mask, reference), loaded(stems, mask, reference)
+    assert not torch.equal(full, half)  # the weights really were rounded ...
+    assert float((full - half).abs().max()) < 1e-3  # ... and predict the same to 1e-3
     assert M.card(path)["steps"] == 3
     with pytest.raises(M.ModelUnavailableError, match="--start neutral"):
         M.load(tmp_path / "missing.pt")

@@ -126,19 +126,21 @@ def report_tables(report: MatchReport) -> Group:
             _compressor_text(stem.compressor))
     features = Table(title="Distance to the reference", title_justify="left")
     features.add_column("feature")
-    features.add_column("before", justify="right")
-    features.add_column("after", justify="right")
-    before, after = report.distances.get("before", {}), report.distances.get("after", {})
+    columns = [c for c in ("before", "start", "after") if c in report.distances]
+    for column in columns:  # start: the fit's start point, spectral features only
+        features.add_column(f"{report.start} start" if column == "start" else column,
+                            justify="right")
     for key, label, digits in (("bark_mid_db", "spectrum (Bark, RMS dB)", 2),
                                ("bark_side_share", "side share per band (RMS)", 3),
                                ("width", "stereo width", 3), ("imbalance", "stereo imbalance", 3),
                                ("crest_db", "crest factor (dB)", 2),
                                ("af_loss", "AF loss (weighted)", 3)):
-        features.add_row(label, f"{before.get(key, float('nan')):.{digits}f}",
-                         f"{after.get(key, float('nan')):.{digits}f}")
+        values = [report.distances[c].get(key) for c in columns]
+        features.add_row(label, *("-" if v is None else f"{v:.{digits}f}" for v in values))
     target = "reference" if report.match_loudness else "kept"
-    features.add_row("loudness (LUFS)", f"{report.before_lufs:.1f}",
-                     f"{report.after_lufs:.1f} ({target})")
+    loudness = {"before": f"{report.before_lufs:.1f}", "start": "",
+                "after": f"{report.after_lufs:.1f} ({target})"}
+    features.add_row("loudness (LUFS)", *(loudness[c] for c in columns))
     steps = ", ".join(f"{k} {v}" for k, v in report.steps.items())
     seconds = sum(report.seconds.values())
     return Group(stems, features, f"fit: {report.fit} from the {report.start} start, "

@@ -1,5 +1,5 @@
 """``reaper-automix train match``: train MatchNet, the fit's starting point for Match reference
-(docs/model-card-match.md). Heavy imports happen only when it runs."""
+(docs/match-model.md). Heavy imports happen only when it runs."""
 
 from __future__ import annotations
 

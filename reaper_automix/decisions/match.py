@@ -146,7 +146,7 @@ class MatchDecision:
     target_lufs: float
     level_shift_db: float  # the common gain that set the loudness (0 with amount 0)
     features: dict[str, dict[str, Any]]  # "reference", "before", "after"
-    distances: dict[str, dict[str, float]]  # "before", "after"
+    distances: dict[str, dict[str, float]]  # "before", "start" (spectral only), "after"
     steps: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -174,8 +174,8 @@ def feature_loss(mix: dict[str, torch.Tensor], reference: dict[str, torch.Tensor
 def feature_distances(mix: dict[str, torch.Tensor],
                       reference: dict[str, torch.Tensor]) -> dict[str, float]:
     """Plain distances for the report: RMS over Bark bands (dB for mid, share for side),
-    absolute differences of width and imbalance, mean absolute crest-factor difference (dB),
-    and the weighted AF loss."""
+    absolute differences of width and imbalance, mean absolute crest-factor difference (dB,
+    where ``mix`` has a crest factor) and the weighted AF loss."""
     def rms(key: str) -> float:
         return float(torch.sqrt(torch.mean((mix[key] - reference[key]) ** 2)))
 
@@ -184,7 +184,8 @@ def feature_distances(mix: dict[str, torch.Tensor],
         "bark_side_share": rms("bark_side_share"),
         "width": float(abs(mix["width"] - reference["width"])),
         "imbalance": float(abs(mix["imbalance"] - reference["imbalance"])),
-        "crest_db": float(torch.mean(torch.abs(mix["crest_db"] - reference["crest_db"]))),
+        **({"crest_db": float(torch.mean(torch.abs(mix["crest_db"] - reference["crest_db"])))}
+           if "crest_db" in mix else {}),
         "af_loss": float(feature_loss(mix, reference)),
     }
 
@@ -730,6 +731,9 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
                        clock["analysis"] + options.budget_s, cancelled, options.steps)
     if options.fit != "start" and options.budget_s > 0:  # the dynamics phase fits
         start_physical[:, P.RATIO] = 1.0  # compressors from off (its own rule)
+    with torch.no_grad():  # the start point's spectral distances (its compressors left out)
+        start_features = _spectral_features(problem, start_physical,
+                                            torch.zeros(len(active), dtype=torch.float64))
     steps = {"spectral": 0, "dynamics": 0}
     fitted = start_physical.clone()
     if options.fit != "start" and problem.deadline > time.monotonic():
@@ -793,6 +797,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         features={"reference": _plain(reference_features), "before": _plain(before_features),
                   "after": _plain(after_features)},
         distances={"before": feature_distances(before_features, reference_features),
+                   "start": feature_distances(start_features, reference_features),
                    "after": feature_distances(after_features, reference_features)},
         steps=steps,
         seconds=seconds,

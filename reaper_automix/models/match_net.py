@@ -1,5 +1,5 @@
 """MatchNet: the small Diff-MST-style network that gives Match reference its starting point
-(algorithms.md B.3, B.4, B.11; docs/model-card-match.md).
+(algorithms.md B.3, B.4, B.11; docs/match-model.md).
 
 Tokens are mono signals: every stem gives two (its left and right channel, B.10.4), the
 reference two (L, R). One shared encoder (log-mel front end + CNN) turns each token into a
@@ -32,6 +32,7 @@ from torch import nn
 from ..console import params as P
 
 WEIGHTS_FILE = Path(__file__).with_name("match_net.pt")
+STORED_DTYPE = torch.float16  # how :func:`save` stores floating tensors
 SAMPLE_RATE = 44100
 WINDOW = 262144  # 5.94 s at 44.1 kHz, the original's analysis window (B.6, B.11)
 INPUT_STEM_LUFS = -48.0  # B.2: what a stem at the console's STEM_LUFS is scaled to
@@ -199,10 +200,13 @@ class MatchNet(nn.Module):
 
 # ------------------------------------------------------------------------------------ weights
 def save(model: MatchNet, path: str | Path, card: dict | None = None) -> Path:
-    """Weights + config (+ a model card dict) in one torch file, loadable with weights_only."""
+    """Weights (floating tensors stored as float16: half the size, predictions equal to well
+    under the console's grids, docs/match-model.md) + config (+ a model card dict) in one torch
+    file, loadable with weights_only."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().to(STORED_DTYPE) if v.is_floating_point() else v.detach().cpu()
+             for k, v in model.state_dict().items()}
     torch.save({"config": asdict(model.config), "state_dict": state, "card": card or {}}, path)
     return path
 
@@ -219,7 +223,8 @@ def load(path: str | Path = WEIGHTS_FILE) -> MatchNet:
     except (RuntimeError, OSError, KeyError) as exc:
         raise ModelUnavailableError(f"cannot read the model weights {path}: {exc}") from exc
     model = MatchNet(MatchNetConfig.from_dict(data["config"]))
-    model.load_state_dict(data["state_dict"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v
+                           for k, v in data["state_dict"].items()})  # computes in float32
     return model.eval()
 
 

@@ -224,9 +224,12 @@ def report_text(report: dict[str, Any]) -> str:
     before = report.get("distances", {}).get("before", {})
     after = report.get("distances", {}).get("after", {})
     if before and after:
+        start = report.get("distances", {}).get("start", {})
+        at_start = (f" (start {start['af_loss']:.3f}, spectrum {start['bark_mid_db']:.2f} dB)"
+                    if "af_loss" in start and "bark_mid_db" in start else "")
         lines.append(f"  distance to the reference (AF loss): {before.get('af_loss', 0):.3f} -> "
                      f"{after.get('af_loss', 0):.3f}; spectrum {before.get('bark_mid_db', 0):.2f}"
-                     f" -> {after.get('bark_mid_db', 0):.2f} dB RMS")
+                     f" -> {after.get('bark_mid_db', 0):.2f} dB RMS{at_start}")
     lines.extend(f"warning: {w}" for w in report.get("warnings", []))
     return "\n".join(lines)
 
