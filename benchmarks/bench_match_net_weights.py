@@ -80,8 +80,8 @@ def main() -> None:
     for parameter, value in zip(P.PARAMETERS, worst.tolist()):
         print(f"  {parameter.name:<16} {value:.2e}")
     count = sum(len(v) for v in written_differ.values())
-    print(f"written values that differ: {count} of {written_total} (one rounding step of the "
-          "plug-in's grid apart); the largest difference per parameter:")
+    print(f"written values that differ: {count} of {written_total}; the largest difference per "
+          "parameter (fader and pan are continuous, the rest on the plug-ins' grids):")
     for name, differences in sorted(written_differ.items()):
         print(f"  {name:<32} {len(differences):>4} values, max {max(differences):.4g}")
 

@@ -474,14 +474,28 @@ def train(data: Path, out: Path, config: TrainConfig = TrainConfig(), resume: bo
             _save_checkpoint(checkpoint, model, optimiser, step, history)
     card = {
         "command": command, "steps": step, "train_config": _plain(asdict(config)),
-        "data": json.loads((data / "examples" / "data.json").read_text())
-        if (data / "examples" / "data.json").exists() else {},
+        "data": _data_record(data),
         "history": history, "wall_seconds": history["seconds"], "device": str(device),
         "parameters": model.parameter_count(), "torch": str(torch.__version__),
     }
     M.save(model.cpu(), out / M.WEIGHTS_FILE.name, card)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     return card
+
+
+def _data_record(data: Path) -> dict[str, Any]:
+    """What the examples under ``data`` are now: per split the example count and the session
+    seeds they come from (data.json keeps only the last prepare run's settings)."""
+    record: dict[str, Any] = {}
+    for split in ("train", "validation"):
+        paths = sorted((data / "examples" / split).glob("*.npz"))
+        seeds = sorted({int(p.stem.split("-")[0]) for p in paths})
+        record[split] = {"examples": len(paths), "sessions": len(seeds),
+                         "seeds": f"{seeds[0]}-{seeds[-1]}" if seeds else ""}
+    settings = data / "examples" / "data.json"
+    if settings.exists():
+        record["last_prepare"] = json.loads(settings.read_text())
+    return record
 
 
 def _format(losses: dict[str, float], config: TrainConfig) -> str:
