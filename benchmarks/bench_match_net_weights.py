@@ -10,6 +10,8 @@ under ``DATA/examples/validation`` (held-out sessions, seeds 500000+). Printed: 
 sizes, the largest difference of the normalised outputs, of each physical parameter, and how
 many of the values written to the project (fader, pan, every MultiEQ/OmniCompressor
 parameter, on the plug-ins' grids, :func:`reaper_automix.console.params.to_written`) differ.
+With ``--eval SOURCE ...`` (e.g. ``heldout:3``), the network-alone condition of ``eval match``
+also runs with each model and the per-song figures of both protocols are compared.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def main() -> None:
     parser.add_argument("--float32", type=Path, required=True)
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--examples", type=int, default=64)
+    parser.add_argument("--eval", nargs="+", metavar="SOURCE", help="also compare the network "
+                        "alone in eval match on these song sources (e.g. heldout:3)")
+    parser.add_argument("--workdir", type=Path, help="eval's folder (default: temporary)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     full = float32_model(args.float32)
@@ -84,6 +89,31 @@ def main() -> None:
           "parameter (fader and pan are continuous, the rest on the plug-ins' grids):")
     for name, differences in sorted(written_differ.items()):
         print(f"  {name:<32} {len(differences):>4} values, max {max(differences):.4g}")
+    if args.eval:
+        compare_evaluation(args.eval, full, half, args.workdir)
+
+
+def compare_evaluation(sources: list[str], full: M.MatchNet, half: M.MatchNet,
+                       workdir: Path | None) -> None:
+    from reaper_automix.evaluation import match as E
+
+    figures = {}
+    for name, model in (("float32", full), ("float16", half)):
+        original = M._shipped
+        M._shipped = lambda path, model=model: model  # what predict() uses by default
+        try:
+            report = E.run_evaluation(sources, conditions=("model",), workdir=workdir)
+        finally:
+            M._shipped = original
+        figures[name] = {(song.song, "same"): song.same_song[0].rms_error_db
+                         for song in report.songs}
+        figures[name].update({(song.song, "cross"): song.cross_song[0].distance_db
+                              for song in report.songs})
+    print(f"eval match, network alone, on {' '.join(sources)} (dB):")
+    for key in figures["float32"]:
+        a, b = figures["float32"][key], figures["float16"][key]
+        print(f"  {key[0]:<20} {key[1]:<6} float32 {a:.4f}  float16 {b:.4f}  "
+              f"difference {abs(a - b):.1e}")
 
 
 if __name__ == "__main__":

@@ -170,8 +170,8 @@ def test_shipped_weights_predict_settings_inside_the_ranges(stems) -> None:
 
 
 def test_reaper_action_passes_the_stored_start_to_the_worker() -> None:
-    """The action's settings: no ext-state key leaves the worker's default (the network);
-    match_start = neutral asks for the neutral start, anything else is ignored."""
+    """The action's settings: no ext-state key leaves the worker's default (DEFAULT_START);
+    match_start = neutral or model asks for that start, anything else is ignored."""
     from reaper_automix.jobs.match import options_from
     from reaper_automix.reaper.balance import SECTION
     from reaper_automix.reaper.match import MatchSettings
@@ -188,6 +188,8 @@ def test_reaper_action_passes_the_stored_start_to_the_worker() -> None:
     assert "start" not in default and options_from(default).start == DEFAULT_START
     neutral = MatchSettings.load(Api({"match_start": "Neutral"}), "proj").params()
     assert neutral["start"] == "neutral" and options_from(neutral).start == "neutral"
+    model = MatchSettings.load(Api({"match_start": "model"}), "proj").params()
+    assert model["start"] == "model" and options_from(model).start == "model"
     assert "start" not in MatchSettings.load(Api({"match_start": "learned"}), "proj").params()
 
 

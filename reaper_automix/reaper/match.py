@@ -40,7 +40,7 @@ class MatchSettings:
     fit: str = "full"
     budget_s: float = 0.0  # 0: the worker's default (not asked; ext-state key match_budget_s)
     steps: int = 0  # 0: no cap (not asked; ext-state key match_steps)
-    start: str = ""  # "": the worker's default, MatchNet (not asked; ext-state key match_start)
+    start: str = ""  # "": the worker's default, DEFAULT_START (ext-state key match_start)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> MatchSettings:
