@@ -169,6 +169,7 @@ def test_tiny_training_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert card["steps"] == 2 and (out / "checkpoint.pt").exists()
     assert [h["step"] for h in card["history"]["train"]] == [1, 2]
     assert card["history"]["validation"] and "neutral_validation" in card["history"]
+    assert card["data"]["train"]["examples"] == 2 and card["data"]["validation"]["examples"] == 1
     model = M.load(out / "match_net.pt")
     assert model.config == config.model
     resumed = T.train(data, out, replace(config, steps=3), resume=True, say=messages.append)
