@@ -120,7 +120,7 @@ def test_dry_run_json_reports_every_setting(project: Path, media: Path, capsys) 
     stem = report["stems"][0]
     assert len(stem["eq"]) == 6 and {"threshold", "ratio", "attack", "release", "knee"} <= set(
         stem["compressor"])
-    assert set(report["distances"]) == {"before", "after"}
+    assert set(report["distances"]) == {"before", "start", "after"}
     assert report["distances"]["after"]["af_loss"] < report["distances"]["before"]["af_loss"]
 
 

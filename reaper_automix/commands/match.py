@@ -12,7 +12,7 @@ from rich.console import Console, Group
 from rich.progress import Progress
 from rich.table import Table
 
-from ..decisions.match import DEFAULT_BUDGET_S, FITS, MatchOptions
+from ..decisions.match import DEFAULT_BUDGET_S, DEFAULT_START, FITS, STARTS, MatchOptions
 from ..hosts.rpp import open_project
 from ..jobs import JobError
 from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchPlots, MatchReport, plan_match
@@ -50,10 +50,14 @@ def add_match_options(parser: argparse.ArgumentParser) -> None:
                         "top-level track and folder that reaches the master")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                         help=f"time for the fit (default {DEFAULT_BUDGET_S:g} s; rendering and "
-                        "analysis come on top)")
+                        "analysis come on top); 0 keeps the start point (with --start model: "
+                        "the network's answer alone)")
     parser.add_argument("--steps", type=int, metavar="N",
                         help="also stop each optimiser run after N steps: the result then does "
                         "not depend on the machine's speed (give a budget that is not reached)")
+    parser.add_argument("--start", choices=STARTS, default=DEFAULT_START,
+                        help="where the fit starts: model (the MatchNet network's prediction) or "
+                        f"neutral (equal loudness, flat EQ, no compression); default {DEFAULT_START}")
     parser.add_argument("--amount", type=float, default=100.0, metavar="PCT",
                         help="apply this share of every move, 0-100 %% (fader and pan from where "
                         "they are, EQ gains from 0 dB, ratio from 1:1, threshold from off); "
@@ -70,7 +74,8 @@ def options_from_args(args: argparse.Namespace) -> MatchOptions:
     if not 0.0 <= args.amount <= 100.0:
         raise JobError(f"--amount must lie between 0 and 100, got {args.amount:g}")
     return MatchOptions(budget_s=args.budget, amount=args.amount / 100.0,
-                        match_loudness=args.match_loudness, fit=args.fit, steps=args.steps)
+                        match_loudness=args.match_loudness, fit=args.fit, steps=args.steps,
+                        start=args.start)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -141,22 +146,25 @@ def report_tables(report: MatchReport) -> Group:
             _compressor_text(stem.compressor))
     features = Table(title="Distance to the reference", title_justify="left")
     features.add_column("feature")
-    features.add_column("before", justify="right")
-    features.add_column("after", justify="right")
-    before, after = report.distances.get("before", {}), report.distances.get("after", {})
+    columns = [c for c in ("before", "start", "after") if c in report.distances]
+    for column in columns:  # start: the fit's start point, spectral features only
+        features.add_column(f"{report.start} start" if column == "start" else column,
+                            justify="right")
     for key, label, digits in (("bark_mid_db", "spectrum (Bark, RMS dB)", 2),
                                ("bark_side_share", "side share per band (RMS)", 3),
                                ("width", "stereo width", 3), ("imbalance", "stereo imbalance", 3),
                                ("crest_db", "crest factor (dB)", 2),
                                ("af_loss", "AF loss (weighted)", 3)):
-        features.add_row(label, f"{before.get(key, float('nan')):.{digits}f}",
-                         f"{after.get(key, float('nan')):.{digits}f}")
+        values = [report.distances[c].get(key) for c in columns]
+        features.add_row(label, *("-" if v is None else f"{v:.{digits}f}" for v in values))
     target = "reference" if report.match_loudness else "kept"
-    features.add_row("loudness (LUFS)", f"{report.before_lufs:.1f}",
-                     f"{report.after_lufs:.1f} ({target})")
+    loudness = {"before": f"{report.before_lufs:.1f}", "start": "",
+                "after": f"{report.after_lufs:.1f} ({target})"}
+    features.add_row("loudness (LUFS)", *(loudness[c] for c in columns))
     steps = ", ".join(f"{k} {v}" for k, v in report.steps.items())
     seconds = sum(report.seconds.values())
-    return Group(stems, features, f"fit: {report.fit}, amount {report.amount * 100:g} %, "
+    return Group(stems, features, f"fit: {report.fit} from the {report.start} start, "
+                 f"amount {report.amount * 100:g} %, "
                  f"{steps} steps, {seconds:.1f} s; reference {report.reference_lufs:.1f} LUFS")
 
 

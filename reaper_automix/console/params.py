@@ -136,6 +136,7 @@ THRESHOLD_OFF_DB = 10.0  # written threshold of a compressor that is off (the pl
 _LOWS = torch.tensor([p.low for p in PARAMETERS], dtype=torch.float64)
 _HIGHS = torch.tensor([p.high for p in PARAMETERS], dtype=torch.float64)
 _LOG = torch.tensor([p.log for p in PARAMETERS])
+_LOG_RATIO = torch.where(_LOG, _HIGHS / _LOWS, torch.full_like(_LOWS, math.e))  # e: log = 1
 
 
 def to_physical(normalised: torch.Tensor) -> torch.Tensor:
@@ -148,15 +149,15 @@ def to_physical(normalised: torch.Tensor) -> torch.Tensor:
         raise ValueError("normalised console parameters must lie in [0, 1]")
     p = normalised.to(torch.float64)
     linear = _LOWS + p * (_HIGHS - _LOWS)
-    logarithmic = _LOWS * torch.pow(_HIGHS / _LOWS, p)
+    logarithmic = _LOWS * torch.pow(_LOG_RATIO, p)  # 1 on linear rows: no NaN gradient there
     return torch.where(_LOG, logarithmic, linear)
 
 
 def to_normalised(physical: torch.Tensor) -> torch.Tensor:
     """Physical (..., 25) → normalised; values outside a range give p outside [0, 1]."""
     x = physical.to(torch.float64)
-    logarithmic = torch.log(torch.where(_LOG, x, torch.ones_like(x)) / _LOWS) / torch.log(
-        _HIGHS / _LOWS)
+    logarithmic = torch.log(torch.where(_LOG, x / _LOWS, torch.ones_like(x))) / torch.log(
+        _LOG_RATIO)
     linear = (x - _LOWS) / (_HIGHS - _LOWS)
     return torch.where(_LOG, logarithmic, linear)
 

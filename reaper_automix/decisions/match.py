@@ -69,6 +69,9 @@ Cancelled = Callable[[], bool]
 MIN_REFERENCE_S = 5.0
 SILENT_LUFS = -70.0  # stems and references below BS.1770's absolute gate are silent
 FITS = ("full", "faders", "start")
+STARTS = ("model", "neutral")  # where the fit starts: MatchNet's prediction or equal loudness
+DEFAULT_START = "neutral"  # the product's default (CLI, REAPER action): the shipped network's
+# start does not beat it yet on held-out sessions (docs/match-model.md)
 DEFAULT_BUDGET_S = 10.0
 
 # Loss weights: dB² for spectra and level, squared ratios for side shares, width and imbalance.
@@ -99,16 +102,20 @@ class MatchCancelled(Exception):
 @dataclass(frozen=True)
 class MatchOptions:
     """How to fit. ``amount`` is a share 0 … 1 of every move; ``fit`` is "full", "faders"
-    (gains only) or "start" (the start point, not fitted: the equal-loudness baseline).
-    ``budget_s`` bounds the two optimisation phases (render and analysis come on top);
-    ``steps``, if given, also caps each optimiser run (every L-BFGS stage and the compressor
-    phase) at that many steps, which makes the result independent of the machine's speed."""
+    (gains and pans only) or "start" (the start point, not fitted: the equal-loudness baseline).
+    ``budget_s`` bounds the start prediction and the two optimisation phases (render and
+    analysis come on top); 0 keeps the start point. ``steps``, if given, also caps each
+    optimiser run (every L-BFGS stage and the compressor phase) at that many steps, which makes
+    the result independent of the machine's speed. ``start`` is "model" (MatchNet's prediction,
+    :mod:`reaper_automix.models.match_net`) or "neutral" (equal loudness, flat, no compression,
+    the current pans)."""
 
     budget_s: float = DEFAULT_BUDGET_S
     steps: int | None = None
     amount: float = 1.0
     match_loudness: bool = False
     fit: str = "full"
+    start: str = "neutral"
     windows: int = N_WINDOWS
     window_length: int = WINDOW
 
@@ -117,8 +124,10 @@ class MatchOptions:
             raise MatchError(f"amount must lie between 0 and 100 %, got {self.amount * 100:g} %")
         if self.fit not in FITS:
             raise MatchError(f"fit must be one of {', '.join(FITS)}, got {self.fit!r}")
-        if not self.budget_s > 0:
-            raise MatchError(f"the time budget must be positive, got {self.budget_s} s")
+        if self.start not in STARTS:
+            raise MatchError(f"start must be one of {', '.join(STARTS)}, got {self.start!r}")
+        if not self.budget_s >= 0:
+            raise MatchError(f"the time budget must be 0 s or more, got {self.budget_s} s")
         if self.steps is not None and self.steps < 1:
             raise MatchError(f"steps must be at least 1, got {self.steps}")
 
@@ -146,7 +155,7 @@ class MatchDecision:
     target_lufs: float
     level_shift_db: float  # the common gain that set the loudness (0 with amount 0)
     features: dict[str, dict[str, Any]]  # "reference", "before", "after"
-    distances: dict[str, dict[str, float]]  # "before", "after"
+    distances: dict[str, dict[str, float]]  # "before", "start" (spectral only), "after"
     steps: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -156,6 +165,7 @@ class MatchDecision:
     trace: list[dict[str, Any]] = field(default_factory=list)
     prediction: np.ndarray | None = field(default=None, repr=False)  # (n, 2) float32 mix
     changed: bool = True  # False when nothing is to be written (amount 0)
+    start: str = "neutral"  # where the fit started: "model", "neutral" or "given"
 
 
 # ------------------------------------------------------------------------------------ features
@@ -177,8 +187,8 @@ def feature_loss(mix: dict[str, torch.Tensor], reference: dict[str, torch.Tensor
 def feature_distances(mix: dict[str, torch.Tensor],
                       reference: dict[str, torch.Tensor]) -> dict[str, float]:
     """Plain distances for the report: RMS over Bark bands (dB for mid, share for side),
-    absolute differences of width and imbalance, mean absolute crest-factor difference (dB),
-    and the weighted AF loss."""
+    absolute differences of width and imbalance, mean absolute crest-factor difference (dB,
+    where ``mix`` has a crest factor) and the weighted AF loss."""
     def rms(key: str) -> float:
         return float(torch.sqrt(torch.mean((mix[key] - reference[key]) ** 2)))
 
@@ -187,7 +197,8 @@ def feature_distances(mix: dict[str, torch.Tensor],
         "bark_side_share": rms("bark_side_share"),
         "width": float(abs(mix["width"] - reference["width"])),
         "imbalance": float(abs(mix["imbalance"] - reference["imbalance"])),
-        "crest_db": float(torch.mean(torch.abs(mix["crest_db"] - reference["crest_db"]))),
+        **({"crest_db": float(torch.mean(torch.abs(mix["crest_db"] - reference["crest_db"])))}
+           if "crest_db" in mix else {}),
         "af_loss": float(feature_loss(mix, reference)),
     }
 
@@ -692,26 +703,38 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     level_target = float(before_features["level_db"]) + (target_lufs - before_lufs)
     clock["analysis"] = time.monotonic()
 
-    if start is None:
-        start_physical = P.neutral(len(active), pans=current_physical[:, P.PAN].numpy())
-    else:
+    neutral = P.neutral(len(active), pans=current_physical[:, P.PAN].numpy())
+    if start is not None:
         start_physical = torch.as_tensor(np.asarray(start, np.float64))[active].clone()
+        start_used = "given"
+    elif options.start == "model":
+        progress(0.12, "predicting the start point (MatchNet)")
+        start_physical, start_used = _model_start(active_stems, input_gain, reference,
+                                                  sample_rate, options.fit, neutral), "model"
+    else:
+        start_physical, start_used = neutral, "neutral"
+    clock["model"] = time.monotonic()
     bounds = _fit_bounds(input_gain)
     start_physical = torch.minimum(torch.maximum(start_physical, bounds.low), bounds.high)
     problem = _Problem(active_stems, rest64, sample_rate, input_gain, grid, cross,
                        subband_cross(cross, grid), windows,
                        reference_features, reference_segments, level_target, bounds,
-                       time.monotonic() + options.budget_s, cancelled, options.steps)
+                       clock["analysis"] + options.budget_s, cancelled, options.steps)
+    if options.fit != "start" and options.budget_s > 0:  # the dynamics phase fits
+        start_physical[:, P.RATIO] = 1.0  # compressors from off (its own rule)
+    with torch.no_grad():  # the start point's spectral distances (its compressors left out)
+        start_features = _spectral_features(problem, start_physical,
+                                            torch.zeros(len(active), dtype=torch.float64))
     steps = {"spectral": 0, "dynamics": 0}
     fitted = start_physical.clone()
-    if options.fit != "start":
+    if options.fit != "start" and problem.deadline > time.monotonic():
         progress(0.15, "fitting gains, pans and EQ to the reference")
         no_compression = torch.zeros(len(active), dtype=torch.float64)
-        share = options.budget_s * (0.6 if options.fit == "full" else 1.0)
+        share = (problem.deadline - time.monotonic()) * (0.6 if options.fit == "full" else 1.0)
         fitted, steps["spectral"] = _spectral_phase(problem, start_physical, no_compression,
                                                     options.fit == "full", share)
     clock["spectral"] = time.monotonic()
-    if options.fit == "full":
+    if options.fit == "full" and problem.deadline > time.monotonic():
         progress(0.6, "fitting compressors to the reference's dynamics")
         remaining = max(0.5, problem.deadline - time.monotonic())
         fitted, steps["dynamics"] = _dynamics_phase(problem, fitted, remaining)
@@ -756,7 +779,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
                                                                     float(input_gain[row]))
         results.append(StemMatch(name, True, None, loudness[i], float(input_gain[row]),
                                  current[i], after, final[row].tolist()))
-    marks = ["start", "analysis", "spectral", "dynamics", "final"]
+    marks = ["start", "analysis", "model", "spectral", "dynamics", "final"]
     seconds = {mark: clock[mark] - clock[previous] for previous, mark in zip(marks, marks[1:])}
     return MatchDecision(
         stems=results,
@@ -768,6 +791,7 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         features={"reference": _plain(reference_features), "before": _plain(before_features),
                   "after": _plain(after_features)},
         distances={"before": feature_distances(before_features, reference_features),
+                   "start": feature_distances(start_features, reference_features),
                    "after": feature_distances(after_features, reference_features)},
         steps=steps,
         seconds=seconds,
@@ -777,7 +801,22 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
                for phase, at, value in problem.trace],
         prediction=after_mix,
         changed=options.amount > 0,
+        start=start_used,
     )
+
+
+def _model_start(stems: list[np.ndarray], input_gain_db: np.ndarray, reference: np.ndarray,
+                 sample_rate: int, fit: str, neutral: torch.Tensor) -> torch.Tensor:
+    """MatchNet's prediction as the start point; a faders-only fit takes its gains and pans
+    alone (the EQ and compressor stay neutral, as that fit never moves them)."""
+    from ..models.match_net import predict
+
+    predicted = predict(stems, input_gain_db, reference, sample_rate)
+    if fit != "faders":
+        return predicted
+    out = neutral.clone()
+    out[:, [P.GAIN, P.PAN]] = predicted[:, [P.GAIN, P.PAN]]
+    return out
 
 
 def _as_stereo(stem: np.ndarray) -> np.ndarray:

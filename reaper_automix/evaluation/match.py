@@ -19,7 +19,9 @@ condition — *none* (no processing), *start* (equal loudness per group, not fit
 
 Song sources: ``demo`` (the demo session, always available), ``lmms`` (the five LMMS songs that
 data.md §3.4 allows, through :mod:`reaper_automix.generator.lmms`), ``generated:N`` (N sessions of
-:mod:`reaper_automix.generator`, seeds 0 … N−1).
+:mod:`reaper_automix.generator`, seeds 700000 … 700000 + N − 1: held out from MatchNet's
+training, which uses seeds from 0 and validation seeds from 500000), ``heldout:N`` (the same
+seeds arranged by MatchNet's training recipe: the generator's draw on a Bach chorale).
 """
 
 from __future__ import annotations
@@ -47,12 +49,40 @@ from ..session import Project
 
 CONDITIONS = ("none", "start", "faders", "full")
 CONDITION_TITLES = {"none": "no processing", "start": "equal loudness",
-                    "faders": "fit, faders only", "full": "full fit"}
+                    "faders": "fit, faders only", "full": "full fit", "model": "network alone"}
+LEARNED_BUDGETS_S = (2.0, 5.0, 15.0)
+
+
+def learned_conditions(budgets: tuple[float, ...] = LEARNED_BUDGETS_S) -> tuple[str, ...]:
+    """Issue 15's comparison: equal loudness, the network alone, and the full fit from the
+    neutral and from the network's start at each wall-time budget ("neutral@2", "model@2" …)."""
+    return ("start", "model") + tuple(f"{start}@{budget:g}" for budget in budgets
+                                      for start in ("neutral", "model"))
+
+
+def condition_options(condition: str, budget_s: float) -> MatchOptions | None:
+    """The options a condition runs with (None: no processing). Issue 14's conditions start
+    from neutral; "model" is MatchNet alone; "START@B" is the full fit from START in B s."""
+    if condition == "none":
+        return None
+    if condition in CONDITIONS:
+        return MatchOptions(fit=condition, budget_s=budget_s, start="neutral")
+    if condition == "model":
+        return MatchOptions(fit="start", budget_s=0.0, start="model")
+    start, _, budget = condition.partition("@")
+    return MatchOptions(fit="full", budget_s=float(budget), start=start)
+
+
+def condition_title(condition: str) -> str:
+    if "@" in condition:
+        start, _, budget = condition.partition("@")
+        return f"{'network' if start == 'model' else 'neutral'} start + fit, {budget} s"
+    return CONDITION_TITLES[condition]
 SCRAMBLE_DB = 9.0
 SAME_SONG_TARGET_DB = 1.0
 CROSS_SONG_TARGET = 0.5
 THIRD_OCTAVE_EDGES_HZ = 50.0 * 2.0 ** (np.arange(25) / 3.0)
-SOURCES = ("demo", "lmms", "generated")
+SOURCES = ("demo", "lmms", "generated", "heldout")
 
 
 # --------------------------------------------------------------------------------- metrics
@@ -103,13 +133,18 @@ def lmms_songs(workdir: Path) -> list[Song]:
     return songs
 
 
-def generated_songs(workdir: Path, count: int) -> list[Song]:
+def generated_songs(workdir: Path, count: int, recipe: str = "generated") -> list[Song]:
+    """``count`` generated sessions from seed 700000 on (never MatchNet's training seeds):
+    the generator's own draw ("generated") or MatchNet's training recipe ("heldout": the same
+    draw on a Bach chorale, :func:`reaper_automix.training.match.training_piece`)."""
     from ..generator import SessionSpec, generate_session
+    from ..training.match import EVALUATION_SEED, training_piece
 
     songs = []
-    for seed in range(count):
-        session = generate_session(SessionSpec.draw(seed))
-        name = f"generated-{seed}"
+    for seed in range(EVALUATION_SEED, EVALUATION_SEED + count):
+        piece = training_piece(seed) if recipe == "heldout" else None
+        session = generate_session(SessionSpec.draw(seed, piece=piece))
+        name = f"{recipe}-{seed}"
         songs.append(Song(name, session.write_project(workdir / name / f"{name}.RPP")))
     return songs
 
@@ -122,10 +157,11 @@ def load_songs(sources: list[str], workdir: Path) -> list[Song]:
             songs += demo_songs(workdir)
         elif kind == "lmms":
             songs += lmms_songs(workdir)
-        elif kind == "generated":
-            songs += generated_songs(workdir, int(count or 8))
+        elif kind in ("generated", "heldout"):
+            songs += generated_songs(workdir, int(count or 8), kind)
         else:
-            raise ValueError(f"unknown song source {source!r}; use demo, lmms or generated:N")
+            raise ValueError(f"unknown song source {source!r}; use demo, lmms, generated:N or "
+                             "heldout:N")
     return songs
 
 
@@ -171,8 +207,9 @@ def _run(project_path: Path, reference: Path, condition: str, budget_s: float
          ) -> tuple[Project, float]:
     project = open_project(project_path)
     started = time.monotonic()
-    if condition != "none":
-        plan_match(project, reference, options=MatchOptions(fit=condition, budget_s=budget_s))
+    options = condition_options(condition, budget_s)
+    if options is not None:
+        plan_match(project, reference, options=options)
     return project, time.monotonic() - started
 
 
@@ -194,7 +231,7 @@ def evaluate_song(song: Song, cross_reference: tuple[str, Path], workdir: Path, 
     own.save(scrambled)
     result = SongResult(song.name, list(truth), scramble, cross_reference=cross_reference[0])
     for condition in conditions:
-        progress(f"{song.name}: same song, {CONDITION_TITLES[condition]}")
+        progress(f"{song.name}: same song, {condition_title(condition)}")
         project, seconds = _run(scrambled, reference, condition, budget_s)
         loudness = _group_loudness(project)
         errors = {name: loudness[name] - truth[name] for name in truth}
@@ -204,7 +241,8 @@ def evaluate_song(song: Song, cross_reference: tuple[str, Path], workdir: Path, 
             centred_rms(list(errors.values()))))
     other = np.asarray(_read(cross_reference[1]))
     for condition in conditions:
-        progress(f"{song.name}: cross song ({cross_reference[0]}), {CONDITION_TITLES[condition]}")
+        progress(f"{song.name}: cross song ({cross_reference[0]}), "
+                 f"{condition_title(condition)}")
         project, seconds = _run(song.project, cross_reference[1], condition, budget_s)
         distance = spectral_shape_distance(_render_mix(project), other, project.sample_rate)
         result.cross_song.append(ConditionResult(condition, seconds, distance_db=distance))
@@ -302,11 +340,18 @@ def add_arguments(parser) -> None:  # noqa: ANN001 (argparse parser)
     """Options of ``reaper-automix eval match``."""
     parser.add_argument("--sources", nargs="+", default=["lmms", "generated:8"],
                         metavar="SOURCE", help="songs: demo, lmms (the five allowed LMMS songs), "
-                        "generated:N (N generated sessions); default: lmms generated:8")
+                        "generated:N (N generated sessions), heldout:N (N held-out sessions made "
+                        "like MatchNet's training data); default: lmms generated:8")
     parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET_S, metavar="SECONDS",
                         help=f"fit budget per run (default {DEFAULT_BUDGET_S:g} s)")
     parser.add_argument("--conditions", nargs="+", choices=CONDITIONS, default=list(CONDITIONS),
                         help="conditions to run (default: all four)")
+    parser.add_argument("--learned", action="store_true",
+                        help="instead: equal loudness, the network alone, and the full fit from "
+                        "the neutral and the network's start at each of --budgets (issue 15)")
+    parser.add_argument("--budgets", nargs="+", type=float, default=list(LEARNED_BUDGETS_S),
+                        metavar="SECONDS", help="wall-time budgets of --learned (default "
+                        f"{' '.join(f'{b:g}' for b in LEARNED_BUDGETS_S)})")
     parser.add_argument("--json", metavar="PATH", help="also write the full report here")
     parser.add_argument("--workdir", metavar="DIR",
                         help="keep the projects and renders here (default: a temporary folder)")
@@ -316,8 +361,9 @@ def main(args) -> int:  # noqa: ANN001 (argparse namespace)
     from rich.console import Console
 
     console = Console(stderr=True)
-    report = run_evaluation(args.sources, budget_s=args.budget,
-                            conditions=tuple(args.conditions),
+    conditions = (learned_conditions(tuple(args.budgets)) if args.learned
+                  else tuple(args.conditions))
+    report = run_evaluation(args.sources, budget_s=args.budget, conditions=conditions,
                             workdir=Path(args.workdir) if args.workdir else None,
                             progress=lambda message: console.print(f"[dim]{message}[/dim]"))
     if args.json:

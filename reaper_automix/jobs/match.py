@@ -26,6 +26,7 @@ from ..audio.playable import tracks_to_render, unplayable_reason, unplayable_tra
 from ..audio.render import MissingMediaError, Renderer
 from ..console.params import EQ_BANDS, WrittenStem
 from ..decisions.match import (
+    DEFAULT_START,
     MatchCancelled,
     MatchDecision,
     MatchError,
@@ -89,6 +90,7 @@ class MatchReport:
     amount: float
     fit: str
     written: bool  # False with amount 0 (nothing to change)
+    start: str = "neutral"  # where the fit started: "model" (MatchNet) or "neutral"
     stems: list[StemReport] = field(default_factory=list)
     distances: dict[str, dict[str, float]] = field(default_factory=dict)
     steps: dict[str, int] = field(default_factory=dict)
@@ -314,7 +316,7 @@ def plan_match(
         reference=str(reference), reference_lufs=decision.reference_lufs,
         before_lufs=decision.before_lufs, after_lufs=decision.after_lufs,
         target_lufs=decision.target_lufs, match_loudness=options.match_loudness,
-        amount=options.amount, fit=options.fit, written=decision.changed,
+        amount=options.amount, fit=options.fit, written=decision.changed, start=decision.start,
         distances=decision.distances, steps=decision.steps,
         seconds={"render": rendered_s, **decision.seconds}, budget_s=decision.budget_s,
         sample_rate=project.sample_rate,
@@ -382,6 +384,7 @@ def options_from(request: dict[str, Any]) -> MatchOptions:
             match_loudness=bool(request.get("match_loudness", False)),
             fit=str(request.get("fit", "full")),
             steps=int(request["steps"]) if request.get("steps") else None,
+            start=str(request.get("start", DEFAULT_START)),
         )
     except MatchError as exc:
         raise JobError(str(exc)) from exc

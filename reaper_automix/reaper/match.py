@@ -28,6 +28,7 @@ from .stems import StemRequest
 
 FITS = ("full", "faders")
 CAPTIONS = ("Amount (0-100 %)", "Match loudness (yes/no)", "Fit (full/faders)", *REPORT_CAPTIONS)
+STARTS = ("model", "neutral")  # decisions.match.STARTS (this module stays standard library)
 REFERENCE_TYPES = ("wav", "flac", "mp3")
 OPTIONS_TITLE = "AutoMix: Match reference"
 
@@ -43,6 +44,7 @@ class MatchSettings:
     budget_s: float = 0.0  # 0: the worker's default (not asked; ext-state key match_budget_s)
     steps: int = 0  # 0: no cap (not asked; ext-state key match_steps)
     report: ReportSettings = field(default_factory=ReportSettings)  # shared by every action
+    start: str = ""  # "": the worker's default, DEFAULT_START (ext-state key match_start)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> MatchSettings:
@@ -59,6 +61,8 @@ class MatchSettings:
         settings.match_loudness = get("match_loudness").lower() in ("yes", "y", "1", "true", "on")
         fit = get("match_fit").lower()
         settings.fit = fit if fit in FITS else cls.fit
+        start = get("match_start").lower()
+        settings.start = start if start in STARTS else ""
         return settings
 
     def save(self, api: ReaperApi, proj: str) -> None:
@@ -81,6 +85,8 @@ class MatchSettings:
             out["budget_s"] = self.budget_s
         if self.steps > 0:
             out["steps"] = self.steps
+        if self.start:
+            out["start"] = self.start
         return out
 
 
@@ -122,7 +128,7 @@ def ask(api: ReaperApi, proj: str, title: str) -> MatchSettings | None:
     except ValueError as exc:
         api.message_box(f"Not started: {exc}.", title)
         return None
-    settings.budget_s, settings.steps = stored.budget_s, stored.steps
+    settings.budget_s, settings.steps, settings.start = stored.budget_s, stored.steps, stored.start
     settings.save(api, proj)
     return settings
 
@@ -217,7 +223,8 @@ def report_text(report: dict[str, Any]) -> str:
     """A plain-text report of the match for REAPER's console."""
     lines = [f"Reference {Path(str(report.get('reference', ''))).name}: "
              f"{_number(report.get('reference_lufs'))} LUFS; mix "
-             f"{_number(report.get('before_lufs'))} -> {_number(report.get('after_lufs'))} LUFS"]
+             f"{_number(report.get('before_lufs'))} -> {_number(report.get('after_lufs'))} LUFS; "
+             f"fit from the {report.get('start', 'neutral')} start"]
     for stem in report.get("stems", []):
         if stem.get("status") != "matched":
             lines.append(f"  {stem.get('name')}: untouched ({stem.get('status')}"
@@ -235,9 +242,12 @@ def report_text(report: dict[str, Any]) -> str:
     before = report.get("distances", {}).get("before", {})
     after = report.get("distances", {}).get("after", {})
     if before and after:
+        start = report.get("distances", {}).get("start", {})
+        at_start = (f" (start {start['af_loss']:.3f}, spectrum {start['bark_mid_db']:.2f} dB)"
+                    if "af_loss" in start and "bark_mid_db" in start else "")
         lines.append(f"  distance to the reference (AF loss): {before.get('af_loss', 0):.3f} -> "
                      f"{after.get('af_loss', 0):.3f}; spectrum {before.get('bark_mid_db', 0):.2f}"
-                     f" -> {after.get('bark_mid_db', 0):.2f} dB RMS")
+                     f" -> {after.get('bark_mid_db', 0):.2f} dB RMS{at_start}")
     lines.extend(f"warning: {w}" for w in report.get("warnings", []))
     return "\n".join(lines)
 
