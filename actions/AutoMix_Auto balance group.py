@@ -8,10 +8,14 @@
 #   frequency band and their role (kick, hats, pad, lead vocal...), the folder keeping its
 #   level, as one undo point. "Set role of selected tracks" overrides a detected role. The numerical work runs in a separate
 #   worker Python set up with `reaper-automix install`; REAPER stays responsive, the console
-#   shows progress, and running the action again while it works offers to cancel.
+#   shows progress, and running the action again while it works offers to cancel. The package
+#   also installs AutoMix: Match reference (faders, pans, MultiEQ and OmniCompressor of the
+#   top-level groups fitted to a reference mix) and AutoMix: Mix (balance + match).
 # @provides
 #   [main] .
 #   [main] AutoMix_Auto balance group (settings).py
+#   [main] AutoMix_Match reference.py
+#   [main] AutoMix_Mix (balance + match).py
 #   [main] AutoMix_Set role of selected tracks.py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
@@ -28,6 +32,7 @@
 #   reaper_automix/reaper/balance.py
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
+#   reaper_automix/reaper/match.py
 #   reaper_automix/reaper/report.py
 #   reaper_automix/reaper/roles.py
 #   reaper_automix/reaper/snapshot.py

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
-TARGETS = {"balance": "Auto balance group: methods against human balances (issue 17)"}
+TARGETS = {"balance": "Auto balance group: methods against human balances (issue 17)",
+           "match": "Match reference: same-song and cross-song protocols (issue 14)"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

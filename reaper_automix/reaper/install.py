@@ -46,6 +46,7 @@ LIGHT_MODULES = (
     "reaper/balance.py",
     "reaper/config.py",
     "reaper/live.py",
+    "reaper/match.py",
     "reaper/report.py",
     "reaper/roles.py",
     "reaper/snapshot.py",
