@@ -1,0 +1,1 @@
+"""Evaluations behind ``reaper-automix eval TARGET``: one module per target."""
