@@ -13,7 +13,7 @@ from . import __version__
 from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
-COMMANDS = ("inspect", "render", "analyze", "balance", "demo", "install", "worker")
+COMMANDS = ("inspect", "render", "analyze", "balance", "vocal", "demo", "install", "worker")
 
 console = Console(stderr=True)
 

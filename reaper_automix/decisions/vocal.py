@@ -230,20 +230,41 @@ def decide_vocal(
         raise VocalInputError(f"{names[0]}: silent after processing; nothing to balance")
     full_fader = level.target_lu - (after_lufs - ctx.backing_lufs)
     fader = fader_db + amount * (full_fader - fader_db)
+    moved_db = 0.0
     if fader > FADER_MAX_DB:
-        notes.append(f"level: the vocal needs {fader:+.1f} dB, above REAPER's +{FADER_MAX_DB:g} dB "
-                     "fader top; the fader is set to the top (raise the vocal's clip gain)")
-        fader = FADER_MAX_DB
+        fader, moved_db = _makeup_for_fader_top(chain, fader, notes)
     fader = max(fader, FADER_MIN_DB)
     progress(1.0, "done")
     return VocalDecision(
         method=method, sample_rate=sample_rate, chain=chain, fader_before_db=fader_db,
         fader_db=fader, level_before_lu=before_lufs + fader_db - ctx.backing_lufs,
-        level_after_lu=after_lufs + fader - ctx.backing_lufs, level_target_lu=level.target_lu,
+        level_after_lu=after_lufs + moved_db + fader - ctx.backing_lufs, level_target_lu=level.target_lu,
         level_target_source=level.source, lra_before_lu=lra_before, lra_after_lu=lra_after,
         backing_lufs=ctx.backing_lufs, tempo_bpm=ctx.tempo, tempo_source=ctx.tempo_source,
         amount=amount, details=details, notes=notes,
     )
+
+
+def _makeup_for_fader_top(chain: VocalChain, fader: float,
+                          notes: list[str]) -> tuple[float, float]:
+    """Move what the fader cannot give (above REAPER's +12 dB top) into OmniCompressor's
+    make-up gain: a linear gain after the gain computer and before the reverb, so the vocal
+    sounds the same. Returns the fader left and the dB moved."""
+    makeup = OMNICOMPRESSOR.param("outGain")
+    current = chain.omnicompressor["outGain"]
+    wanted = current + fader - FADER_MAX_DB
+    steps_up = math.ceil((wanted - makeup.start) / makeup.step - 1e-6)  # the fader ends ≤ top
+    chain.omnicompressor["outGain"] = makeup.snap(min(makeup.start + steps_up * makeup.step,
+                                                      makeup.end))
+    moved = chain.omnicompressor["outGain"] - current
+    fader -= moved
+    notes.append(f"level: {fader + moved:+.1f} dB is above REAPER's +{FADER_MAX_DB:g} dB fader "
+                 f"top; {moved:+.1f} dB went into the compressor's make-up gain")
+    if fader > FADER_MAX_DB + 1e-9:
+        notes.append(f"level: still {fader - FADER_MAX_DB:.1f} dB short at the fader top and "
+                     "full make-up: raise the vocal's clip gain")
+        fader = FADER_MAX_DB
+    return fader, moved
 
 
 def method_implementation(method: str) -> VocalMethod:

@@ -42,7 +42,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -228,18 +228,20 @@ class Gaussian:
     mean: np.ndarray
     cov: np.ndarray
 
-    @property
+    @cached_property
     def precision(self) -> np.ndarray:
         return _inverse(self.cov)
+
+    @cached_property
+    def log_normaliser(self) -> float:
+        return 0.5 * (np.linalg.slogdet(self.cov)[1] + self.mean.size * math.log(2 * math.pi))
 
     def mahalanobis2(self, x: np.ndarray) -> float:
         d = np.asarray(x) - self.mean
         return float(d @ self.precision @ d)
 
     def log_likelihood(self, x: np.ndarray) -> float:
-        sign, logdet = np.linalg.slogdet(self.cov)
-        k = self.mean.size
-        return -0.5 * (self.mahalanobis2(x) + logdet + k * math.log(2 * math.pi))
+        return float(-0.5 * self.mahalanobis2(x) - self.log_normaliser)
 
     def conditional_mean(self, x: np.ndarray, free: list[int]) -> np.ndarray:
         """x with the ``free`` dimensions replaced by their mean given the others."""
