@@ -24,12 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..analysis.loudness import (
-    LoudnessMeter,
-    gated_loudness,
-    loudness_range_of,
-    power_to_lufs,
-)
+from ..analysis.loudness import LoudnessMeter
 from ..analysis.tempo import estimate_tempo
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR
 from ..session import FADER_MAX_DB, FADER_MIN_DB
@@ -41,6 +36,7 @@ from .vocal_chain import (
     apply_compressor,
     apply_eq,
     apply_reverb,
+    measure,
     render,
     scaled,
     to_send,
@@ -78,8 +74,11 @@ class VocalContext:
     sample_rate: int
     backing_lufs: float
     vocal_lufs: float
+    vocal_lra: float
     tempo: float | None = None
     tempo_source: str = ""
+    processed_lufs: float = math.nan  # the processed vocal (pre-fader), set before level()
+    processed_lra: float = math.nan
 
     def tempo_bpm(self) -> float:
         """The song's tempo: the given one, else estimated from the backing (once)."""
@@ -218,16 +217,18 @@ def decide_vocal(
     else:
         processed = apply_reverb(after_comp, sample_rate, chain)
     progress(0.8, f"{method}: level")
+    ctx.processed_lufs, ctx.processed_lra = measure(processed, sample_rate)
+    if not math.isfinite(ctx.processed_lufs):
+        raise VocalInputError(f"{names[0]}: silent after processing; nothing to balance")
     level = impl.level(ctx, processed)
     details["level"] = level.details
     notes.extend(level.notes)
 
-    meter = LoudnessMeter(sample_rate)
-    before_audio = ctx.vocal if played is None else _stereo(played, names[0], sample_rate)
-    before_lufs, lra_before = _loudness_and_range(meter, before_audio)
-    after_lufs, lra_after = _loudness_and_range(meter, processed)
-    if not math.isfinite(after_lufs):
-        raise VocalInputError(f"{names[0]}: silent after processing; nothing to balance")
+    if played is None:
+        before_lufs, lra_before = ctx.vocal_lufs, ctx.vocal_lra
+    else:
+        before_lufs, lra_before = measure(_stereo(played, names[0], sample_rate), sample_rate)
+    after_lufs, lra_after = ctx.processed_lufs, ctx.processed_lra
     full_fader = level.target_lu - (after_lufs - ctx.backing_lufs)
     fader = fader_db + amount * (full_fader - fader_db)
     moved_db = 0.0
@@ -313,18 +314,17 @@ def _context(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, tempo: fl
     if v.shape[0] != b.shape[0]:
         raise VocalInputError(f"{names[0]} ({v.shape[0]} samples) and {names[1]} "
                               f"({b.shape[0]} samples) must have the same length")
-    meter = LoudnessMeter(sample_rate)
-    vocal_lufs = meter.integrated(v)
+    vocal_lufs, vocal_lra = measure(v, sample_rate)
     if not vocal_lufs > SILENCE_LUFS:
         raise VocalInputError(f"{names[0]} is silent (integrated loudness "
                               f"{vocal_lufs:.1f} LUFS): check its items, mutes and media")
-    backing_lufs = meter.integrated(b)
+    backing_lufs = LoudnessMeter(sample_rate).integrated(b)
     if not backing_lufs > SILENCE_LUFS:
         raise VocalInputError(f"{names[1]} is silent: the vocal needs a backing to be mixed "
                               "against (unmute tracks or choose them with --backing)")
     if tempo is not None and not (math.isfinite(tempo) and tempo > 0):
         raise VocalInputError(f"tempo must be a positive number of BPM, not {tempo}")
-    return VocalContext(v, b, int(sample_rate), backing_lufs, vocal_lufs, tempo,
+    return VocalContext(v, b, int(sample_rate), backing_lufs, vocal_lufs, vocal_lra, tempo,
                         tempo_source if tempo is not None else "")
 
 
@@ -345,9 +345,3 @@ def _stereo(audio: np.ndarray, name: str, sample_rate: int) -> np.ndarray:
     if array.shape[1] == 1:
         array = np.repeat(array, 2, axis=1)
     return np.ascontiguousarray(array, dtype=np.float32)
-
-
-def _loudness_and_range(meter: LoudnessMeter, audio: np.ndarray) -> tuple[float, float]:
-    profile = meter.profile(audio)
-    short_term = power_to_lufs(profile.window_power(3.0))
-    return gated_loudness(profile), loudness_range_of(short_term)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import oaconvolve, sosfreqz
+from scipy.fft import irfft, next_fast_len, rfft
+from scipy.signal import sosfreqz
 
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR, process, writable_params
 from ..iem.fdnreverb import LINE_COUNTS, delay_lengths, effective_t60
@@ -73,13 +74,41 @@ NEUTRAL_REVERB: dict[str, float] = {"dryWet": 0.0, "fadeInTime": 0.0}
 
 
 # ---------------------------------------------------------------------------- rendering
+def is_dual_mono(audio: np.ndarray) -> bool:
+    return audio.ndim == 2 and audio.shape[1] == 2 and np.array_equal(audio[:, 0], audio[:, 1])
+
+
+def _per_channel(plugin, audio: np.ndarray, sample_rate: int,
+                 params: Mapping[str, float]) -> np.ndarray:
+    """The plug-in on ``audio``; a dual-mono input is processed once: MultiEQ filters every
+    channel alike, and OmniCompressor (64-channel layout) gives both the gain keyed from L."""
+    if is_dual_mono(audio):
+        out = process(plugin, params, np.ascontiguousarray(audio[:, :1]), sample_rate)
+        return np.repeat(out, 2, axis=1)
+    return process(plugin, params, audio, sample_rate)
+
+
 def apply_eq(audio: np.ndarray, sample_rate: int, params: Mapping[str, float]) -> np.ndarray:
-    return process(MULTIEQ, params, audio, sample_rate)
+    return _per_channel(MULTIEQ, audio, sample_rate, params)
 
 
 def apply_compressor(audio: np.ndarray, sample_rate: int,
                      params: Mapping[str, float]) -> np.ndarray:
-    return process(OMNICOMPRESSOR, params, audio, sample_rate)
+    return _per_channel(OMNICOMPRESSOR, audio, sample_rate, params)
+
+
+def measure(audio: np.ndarray, sample_rate: int) -> tuple[float, float]:
+    """Integrated loudness (LUFS) and loudness range (LU) from one K-weighting pass; a dual-mono
+    signal is measured on one channel of weight 2 (the same BS.1770 sum, half the work)."""
+    from ..analysis.loudness import gated_loudness, loudness_range_of, power_to_lufs
+    from ..analysis.loudness import LoudnessMeter
+
+    if is_dual_mono(audio):
+        profile = LoudnessMeter(sample_rate, channel_weights=[2.0]).profile(audio[:, :1])
+    else:
+        profile = LoudnessMeter(sample_rate).profile(audio)
+    short_term = power_to_lufs(profile.window_power(3.0))
+    return gated_loudness(profile), loudness_range_of(short_term)
 
 
 def reverb_impulse_responses(params: Mapping[str, float], sample_rate: int, *,
@@ -197,20 +226,22 @@ def reverb_path(chain: VocalChain, sample_rate: int, *, centred: bool = True) ->
 
 
 def apply_reverb(audio: np.ndarray, sample_rate: int, chain: VocalChain) -> np.ndarray:
-    """The vocal's output (pre-fader) for compressed input ``audio`` (n, 2)."""
-    x = np.asarray(audio, dtype=np.float64)
+    """The vocal's output (pre-fader) for compressed input ``audio`` (n, 2): one float32 FFT
+    per input channel, one product and inverse FFT per output (the impulse response is
+    exact to −100 dB; float32 FFT rounding is near −120 dB)."""
+    x = np.asarray(audio, dtype=np.float32)
     n = x.shape[0]
-    out = np.zeros((n, 2))
-    dual_mono = np.array_equal(x[:, 0], x[:, 1])
+    dual_mono = is_dual_mono(x)
     path = reverb_path(chain, sample_rate, centred=dual_mono)
-    if dual_mono:  # one convolution per output
-        for o in range(2):
-            out[:, o] = oaconvolve(x[:, 0], path.h[0, :, o])[:n]
-        return out.astype(np.float32)
-    for i in range(2):
-        for o in range(2):
-            out[:, o] += oaconvolve(x[:, i], path.h[i, :, o])[:n]
-    return out.astype(np.float32)
+    inputs = [x[:, 0]] if dual_mono else [x[:, 0], x[:, 1]]
+    size = next_fast_len(n + path.h.shape[1] - 1, real=True)
+    spectra = [rfft(signal, size) for signal in inputs]
+    out = np.empty((n, 2), np.float32)
+    for o in range(2):
+        total = sum(spectrum * rfft(path.h[i, :, o].astype(np.float32), size)
+                    for i, spectrum in enumerate(spectra))
+        out[:, o] = irfft(total, size)[:n]
+    return out
 
 
 def render(audio: np.ndarray, sample_rate: int, chain: VocalChain) -> np.ndarray:

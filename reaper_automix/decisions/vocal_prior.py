@@ -62,6 +62,7 @@ from .vocal_chain import (
     Stage,
     VocalChain,
     apply_compressor,
+    is_dual_mono,
     reverb_path,
 )
 
@@ -435,8 +436,9 @@ class PriorMethod:
     def eq(self, ctx) -> Stage:
         sr = ctx.sample_rate
         self.masking = MaskingModel(ctx.vocal, ctx.backing, sr, ctx.vocal_lufs, ctx.backing_lufs)
-        meter = LoudnessMeter(sr)
-        self.first_channel_lufs = meter.integrated(ctx.vocal[:, 0])
+        self.first_channel_lufs = (ctx.vocal_lufs - 10.0 * math.log10(2.0)
+                                   if is_dual_mono(ctx.vocal)
+                                   else LoudnessMeter(sr).integrated(ctx.vocal[:, 0]))
         start = self.x.copy()
         notes: list[str] = []
         if not self.masking.active:
@@ -549,13 +551,12 @@ class PriorMethod:
     def level(self, ctx, vocal: np.ndarray):
         from .vocal import Level
 
-        meter = LoudnessMeter(ctx.sample_rate)
         details: dict[str, Any] = {"prior_mahalanobis2": self._mahalanobis2(self.x),
                                    "prior_log_likelihood": self.gaussian.log_likelihood(self.x)}
         masking = self.masking
         if masking is None or not masking.active:
             return Level(LEVEL_MEDIAN_LU, "MUSDB18 median vocal minus backing (-3.6 LU)", details)
-        masking.set_vocal(masking.gate.apply(vocal), meter.integrated(vocal))
+        masking.set_vocal(masking.gate.apply(vocal), ctx.processed_lufs)
 
         def objective(level: float) -> float:
             return ((level - LEVEL_MEDIAN_LU) / LEVEL_SD_LU) ** 2 / 2 + masking.cost(level)
