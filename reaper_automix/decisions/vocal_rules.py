@@ -39,6 +39,12 @@ MAX_FILTERS, MAX_GAIN_DB, EQ_Q = 4, 8.0, 1.0
 NEUTRAL_SHELVES = {"filterType0": 3.0, "filterFrequency0": 100.0, "filterGain0": 0.0,
                    "filterType5": 3.0, "filterFrequency5": 11000.0, "filterGain5": 0.0}
 MIDDLE_BAND_DEFAULT_HZ = (120.0, 500.0, 2200.0, 8000.0)
+#: MultiEQ before any filter is chosen: flat shelves on bands 1 and 6, 0 dB Q = 1 peaks between.
+NEUTRAL_EQ_LAYOUT = {
+    **NEUTRAL_EQ, **NEUTRAL_SHELVES,
+    **{f"filterFrequency{b}": f for b, f in enumerate(MIDDLE_BAND_DEFAULT_HZ, start=1)},
+    **{f"filterQ{b}": EQ_Q for b in range(1, 5)},
+}
 
 # Reverb [code] values: room 15, dry/wet 0.16, fade-in 0.2 s, flat in-loop shelves, 64 lines.
 REVERB_DEFAULTS = {"delayLength": 15.0, "dryWet": 0.16, "fadeInTime": 0.2, "lowCutoff": 100.0,
@@ -50,10 +56,7 @@ REVERB_DEFAULTS = {"delayLength": 15.0, "dryWet": 0.16, "fadeInTime": 0.2, "lowC
 def masking_eq(vocal: np.ndarray, backing: np.ndarray, sample_rate: int) -> Stage:
     """The masking-reduction EQ as MultiEQ settings (up to four Q = 1 peaks on bands 2–5)."""
     gated = gate_by_vocal(vocal, backing, sample_rate)
-    params = {**NEUTRAL_EQ, **NEUTRAL_SHELVES}
-    for band, frequency in enumerate(MIDDLE_BAND_DEFAULT_HZ, start=1):
-        params[f"filterFrequency{band}"] = frequency
-        params[f"filterQ{band}"] = EQ_Q
+    params = dict(NEUTRAL_EQ_LAYOUT)
     if gated.kept_blocks == 0:
         return Stage(params, {"kept_blocks": 0},
                      ["EQ: the vocal never rises above -30 dBFS in a 100 ms block; no EQ applied"])
