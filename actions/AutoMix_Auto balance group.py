@@ -13,6 +13,9 @@
 #   [main] AutoMix_Auto balance group (settings).py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
+#   reaper_automix/iem/__init__.py
+#   reaper_automix/iem/params.py
+#   reaper_automix/iem/state.py
 #   reaper_automix/reaper/__init__.py
 #   reaper_automix/reaper/action.py
 #   reaper_automix/reaper/api.py
@@ -20,6 +23,8 @@
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
 #   reaper_automix/reaper/snapshot.py
+#   reaper_automix/rpp/__init__.py
+#   reaper_automix/rpp/tokens.py
 #   reaper_automix/worker/__init__.py
 #   reaper_automix/worker/client.py
 #   reaper_automix/worker/protocol.py

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(iem-plugin-suite-vst)
+SYSTEM_PACKAGES=(iem-plugin-suite-vst fluid-soundfont-gm hydrogen-drumkits klettres-data lmms lmms-common)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

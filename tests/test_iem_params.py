@@ -197,3 +197,39 @@ def test_get_plugin_accepts_specs_and_names() -> None:
 def test_param_spec_is_plain_data() -> None:
     param = ParamSpec(0, "x", "X", 0.0, 10.0, 0.5, 2.0)
     assert param.snap(2.74) == 2.5 and param.snap(2.76) == 3.0
+
+
+def _numpy_snap(param: ParamSpec, value: float) -> float:
+    """The float32 snap written with numpy scalars (the reference for the emulation)."""
+    f = np.float32
+    v, s, e, q = f(value), f(param.start), f(param.end), f(param.step)
+    v = s + q * np.floor((v - s) / q + f(0.5))
+    return float(s if v <= s else e if v >= e else v)
+
+
+def _numpy_to_normalized(param: ParamSpec, grid: float) -> float:
+    f = np.float32
+    p = min(max((f(grid) - f(param.start)) / (f(param.end) - f(param.start)), f(0.0)), f(1.0))
+    return float(np.power(p, f(param.skew)) if param.skew != 1.0 else p)
+
+
+@pytest.mark.parametrize("param", [p for _, p in ALL_PARAMS
+                                   if p.id in ("inputChannelsSetting", "filterFrequency0",
+                                               "filterQ0", "filterGain0", "threshold", "ratio",
+                                               "release", "revTime", "lowCutoff", "lowQ",
+                                               "dryWet", "fadeInTime")], ids=lambda p: p.id)
+def test_standard_library_float32_matches_numpy_on_every_grid_point(param: ParamSpec) -> None:
+    """The conversions run inside REAPER without numpy: every grid value snaps exactly as with
+    numpy float32, every normalised value is within one float32 ulp of numpy's ``powf`` and
+    converts back to the same grid value."""
+    steps = int(round((param.end - param.start) / param.step))
+    grid = [param.start + k * param.step for k in range(steps + 1)]
+    off_grid = np.random.default_rng(7).uniform(param.start - 1, param.end + 1, 2000)
+    for value in [*grid, *off_grid]:
+        assert param.snap(value) == _numpy_snap(param, value), value
+    for value in grid:
+        snapped = param.snap(value)
+        normalised = param.to_normalized(snapped)
+        reference = _numpy_to_normalized(param, snapped)
+        assert abs(normalised - reference) <= float(np.spacing(np.float32(reference))), value
+        assert param.from_normalized(normalised) == snapped

@@ -225,6 +225,7 @@ def test_installed_actions_import_only_the_installed_copy_and_the_stdlib(script,
     data = json.loads(run.stdout.splitlines()[-1])
     ours = {name for name in data["loaded"] if name.split(".")[0] in ("reaper_automix", "reapy")}
     assert {"reapy", "reapy.core.fx.fx", "reaper_automix.reaper.api"} <= ours
+    assert {"reaper_automix.iem.params", "reaper_automix.iem.state"} <= ours  # live FX writes
     for name, path in data["loaded"].items():
         inside = Path(path).is_relative_to(report.scripts_dir)
         assert inside if name in ours else Path(path).is_relative_to(data["stdlib"]), (name, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -45,4 +46,21 @@ def write_audio(path: str | Path, audio: np.ndarray, sample_rate: int, subtype: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sf.write(str(path), np.asarray(audio, dtype=np.float32), int(sample_rate), subtype=subtype)
+    return path
+
+
+def write_float_wav(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """32-bit float WAV with no timestamped chunk, so equal audio gives equal bytes (libsndfile
+    adds a PEAK chunk holding the write time)."""
+    path = Path(path)
+    data = np.ascontiguousarray(audio, dtype="<f4")
+    if data.ndim == 1:
+        data = data[:, None]
+    frames, channels = data.shape
+    fmt = struct.pack("<HHIIHHH", 3, channels, sample_rate, sample_rate * channels * 4,
+                      channels * 4, 32, 0)
+    chunks = [(b"fmt ", fmt), (b"fact", struct.pack("<I", frames)), (b"data", data.tobytes())]
+    body = b"".join(tag + struct.pack("<I", len(payload)) + payload for tag, payload in chunks)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body)
     return path

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..audio.io import write_float_wav
 from ..rpp.builder import ItemSpec, TrackSpec, write_project
 from ..session import db_to_gain
 from .arrangement import StemPart, arrange
@@ -150,16 +150,3 @@ def _manifest(seed: int, tempo: float, chorale: str, length_s: float, parts: lis
         "reference": {"file": "reference.wav", **reference},
     }
 
-
-def write_float_wav(path: Path, audio: np.ndarray, sample_rate: int) -> Path:
-    """32-bit float WAV with no timestamped chunk, so equal audio gives equal bytes (libsndfile
-    adds a PEAK chunk holding the write time)."""
-    data = np.ascontiguousarray(audio, dtype="<f4")
-    frames, channels = data.shape
-    fmt = struct.pack("<HHIIHHH", 3, channels, sample_rate, sample_rate * channels * 4,
-                      channels * 4, 32, 0)
-    chunks = [(b"fmt ", fmt), (b"fact", struct.pack("<I", frames)), (b"data", data.tobytes())]
-    body = b"".join(tag + struct.pack("<I", len(payload)) + payload for tag, payload in chunks)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WAVE" + body)
-    return path

@@ -130,7 +130,14 @@ class RppHost:
 
     # ----------------------------------------------------------------------------- writing
     def save(self, project: Project, path: Path | None = None) -> Path | None:
-        """Write every changed fader/pan into the document and save it atomically."""
+        """Write every changed fader/pan and staged plug-in into the document and save it
+        atomically; returns the backup path, if one was made."""
+        self.write(project)
+        return self.document.save(path or self.path)
+
+    def write(self, project: Project) -> None:
+        """Write every changed fader/pan, staged plug-in, receive and added track into the
+        document (in memory)."""
         self._write_new_tracks(project)
         for track in project.tracks:
             loaded = self._loaded.get(id(track))
@@ -147,10 +154,9 @@ class RppHost:
                         raise ValueError(f"track {track.display_name}: only IEM MultiEQ, "
                                          f"OmniCompressor and FdnReverb can be added, not {fx.label!r}")
                     fx.identity = fx.identity or _iem_file_name(project, fx)
-                    loaded.fx_blocks[id(fx)] = _append_fx(loaded.block, fx)
+                    loaded.fx_blocks[id(fx)] = append_fx(loaded.block, fx)
                 elif fx.changes:
                     _rewrite_payload(loaded.fx_blocks[id(fx)], fx)
-        backup = self.document.save(path or self.path)
         for track in project.tracks:
             loaded = self._loaded[id(track)]
             loaded.volume, loaded.pan = track.volume, track.pan
@@ -159,9 +165,16 @@ class RppHost:
                 loaded.receive_values[id(receive)] = (receive.volume, receive.pan, receive.mute)
                 receive.is_new = False
             for fx in track.fx:
-                fx.payload = tuple(_payload_lines(loaded.fx_blocks[id(fx)])) if fx.kind == "VST" else ()
+                fx.payload = tuple(payload_lines(loaded.fx_blocks[id(fx)])) if fx.kind == "VST" else ()
                 fx.changes, fx.is_new = {}, False
-        return backup
+
+    def track_block(self, track: Track) -> Block:
+        """The ``<TRACK`` block a track was read from."""
+        return self._loaded[id(track)].block
+
+    def fx_block(self, track: Track, fx: FxInstance) -> Block:
+        """The plug-in block (``<VST``, ``<JS`` …) an FX instance was read from or written to."""
+        return self._loaded[id(track)].fx_blocks[id(fx)]
 
     def _write_new_tracks(self, project: Project) -> None:
         """Append the tracks added with ``Project.add_track`` after the last track block."""
@@ -337,7 +350,8 @@ def resolve_media_path(text: str, folder: Path) -> Path:
     return fallback if fallback.exists() else path
 
 
-def _payload_lines(block: Block) -> list[str]:
+def payload_lines(block: Block) -> list[str]:
+    """The base64 state lines of a ``<VST`` block (no indentation, no line ending)."""
     return [c.text.strip() for c in block.children if isinstance(c, Line)]
 
 
@@ -366,14 +380,15 @@ def _read_fx_chain(chain: Block) -> list[tuple[FxInstance, Block]]:
             instance.custom_name = values[1] if len(values) > 1 else ""
         elif child.tag == "VST":
             instance.custom_name = values[3] if len(values) > 3 else ""
-            instance.payload = tuple(_payload_lines(child))
+            instance.payload = tuple(payload_lines(child))
         fx.append((instance, child))
         bypass = []
     return fx
 
 
-def _append_fx(track_block: Block, fx: FxInstance) -> Block:
-    """Add a new plug-in group (BYPASS, <VST …>, FLOATPOS, FXID, WAK) at the end of the chain."""
+def append_fx(track_block: Block, fx: FxInstance) -> Block:
+    """Add a new IEM plug-in group (BYPASS, <VST …>, FLOATPOS, FXID, WAK) holding ``fx``'s staged
+    values at the end of the track's chain; returns the ``<VST`` block."""
     from ..iem.state import new_vst_block
 
     chain = track_block.block("FXCHAIN") or _new_fx_chain(track_block)
@@ -428,9 +443,13 @@ def _rewrite_payload(vst_block: Block, fx: FxInstance) -> None:
     """Replace the state lines of an existing <VST block with the edited state."""
     from ..iem.state import update_payload
 
+    write_payload(vst_block, update_payload(fx.payload, fx.changes, fx.iem_plugin))
+
+
+def write_payload(vst_block: Block, payload: list[str]) -> None:
+    """Replace the base64 state lines of a ``<VST`` block, keeping their indentation."""
     old = [c for c in vst_block.children if isinstance(c, Line)]
     indent = old[0].indent if old else vst_block.head.indent + "  "
     for line in old:
         vst_block.remove(line)
-    new = update_payload(fx.payload, fx.changes, fx.iem_plugin)
-    vst_block.insert(0, [Line(indent + text, vst_block.ending) for text in new])
+    vst_block.insert(0, [Line(indent + text, vst_block.ending) for text in payload])

@@ -1,12 +1,14 @@
 """The IEM plug-in layer: parameter tables, plug-in state codec and DSP emulations of IEM
-MultiEQ, OmniCompressor and FdnReverb (IEM Plug-in Suite 1.14.0). See docs/iem.md."""
+MultiEQ, OmniCompressor and FdnReverb (IEM Plug-in Suite 1.14.0). See docs/iem.md.
+
+The tables (:mod:`.params`) and the state codec (:mod:`.state`) use the standard library only, so
+that the live REAPER host can use them inside REAPER; numpy is imported by the emulations and
+:func:`process` only."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .params import (
     FDNREVERB,
@@ -29,6 +31,9 @@ from .state import (
     update_payload,
     writable_params,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "FDNREVERB", "MULTIEQ", "OMNICOMPRESSOR", "PLUGINS", "ParamSpec", "PluginSpec", "StateError",
@@ -55,6 +60,8 @@ def process(
     ``options`` go to the plug-in's module: OmniCompressor ``block_size`` (512) and
     ``host_channels`` (64); FdnReverb ``fresh_instance`` (True).
     """
+    import numpy as np
+
     from . import fdnreverb, multieq, omnicompressor
 
     spec = get_plugin(plugin)

@@ -3,20 +3,34 @@
 Everything the rest of the project knows about these plug-ins' parameters lives here, in VST2
 index order (the order of ``TrackFX_SetParamNormalized`` and DawDreamer ``set_parameter``).
 Values are *plain* (Hz, dB, ms, s, choice index); :class:`ParamSpec` converts them to and from
-the normalised 0..1 values exactly as the plug-ins' JUCE ``NormalisableRange`` does, in float32:
+the normalised 0..1 values as the plug-ins' JUCE ``NormalisableRange`` does, in float32:
 snapping to the step grid, clamping, skew.
+
+Standard library only: the live REAPER host uses this module inside REAPER's Python, where numpy
+is never imported. Float32 arithmetic is emulated exactly by rounding each operation's double
+result to float32 (:func:`f32`; exact for + − × ÷, whose double result rounds correctly). The
+skew's power, exp and log are rounded once from double, i.e. correctly rounded; a libm's float
+``powf`` may differ by one unit in the last place on a few grid points (numpy's does on 38 of the
+51 151), far below the parameters' steps.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import numpy as np
+_FLOAT32 = struct.Struct("<f")
 
-F32 = np.float32
+
+def f32(value: float) -> float:
+    """``value`` rounded to the nearest float32 (±inf beyond float32's range), as a float."""
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 @dataclass(frozen=True)
@@ -39,30 +53,30 @@ class ParamSpec:
         """The grid value the plug-in stores for ``value`` (float32 snap, then clamp)."""
         if not math.isfinite(value):
             raise ValueError(f"parameter {self.id}: value {value!r} is not a finite number")
-        v, s, e, q = F32(value), F32(self.start), F32(self.end), F32(self.step)
+        v, s, e, q = f32(value), f32(self.start), f32(self.end), f32(self.step)
         if q > 0:
-            v = s + q * np.floor((v - s) / q + F32(0.5))
+            v = f32(s + f32(q * math.floor(f32(f32(f32(v - s) / q) + 0.5))))
         if v <= s:
-            return float(s)
-        return float(e) if v >= e else float(v)
+            return s
+        return e if v >= e else v
 
     def to_normalized(self, value: float) -> float:
         """Normalised 0..1 value of the grid point nearest ``value`` (what to send to a host)."""
-        s, e = F32(self.start), F32(self.end)
-        p = min(max((F32(self.snap(value)) - s) / (e - s), F32(0.0)), F32(1.0))
+        s, e = f32(self.start), f32(self.end)
+        p = min(max(f32(f32(self.snap(value) - s) / f32(e - s)), 0.0), 1.0)
         if self.skew != 1.0:
-            p = np.power(p, F32(self.skew))
-        return float(p)
+            p = f32(p ** f32(self.skew))
+        return p
 
     def from_normalized(self, normalized: float) -> float:
         """Plain value the plug-in sets for a normalised host value (clamped, skewed, snapped)."""
         if not math.isfinite(normalized):
             raise ValueError(f"parameter {self.id}: normalised value {normalized!r} is not finite")
-        p = min(max(F32(normalized), F32(0.0)), F32(1.0))
+        p = min(max(f32(normalized), 0.0), 1.0)
         if self.skew != 1.0 and p > 0:
-            p = np.exp(np.log(p) / F32(self.skew))
-        s, e = F32(self.start), F32(self.end)
-        return self.snap(float(s + (e - s) * p))
+            p = f32(math.exp(f32(f32(math.log(p)) / f32(self.skew))))
+        s, e = f32(self.start), f32(self.end)
+        return self.snap(f32(s + f32(f32(e - s) * p)))
 
     def text(self, value: float) -> str:
         """The plug-in's own value text for ``value`` (REAPER's formatted value, no unit)."""

@@ -11,12 +11,14 @@ its own and splitting by the header's lengths reads both.
 Writing follows what the plug-in does when it loads a state: values are snapped to the
 parameter grid and written as JUCE writes them (16 significant digits of the float32 value).
 Two quirks are handled for the engineer's benefit, see :func:`writable_params` and
-:func:`insert_defaults`.
+:func:`insert_defaults`. Standard library only, like :mod:`.params`: the live REAPER host writes
+through the same functions inside REAPER.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import re
 import struct
 import sys
@@ -25,10 +27,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-import numpy as np
-
 from ..rpp.tokens import quote
-from .params import FDNREVERB, MULTIEQ, PluginSpec, get_plugin
+from .params import FDNREVERB, MULTIEQ, PluginSpec, f32, get_plugin
 
 LINE_CHARS = 128  # REAPER wraps each base64 run at 128 characters (96 bytes)
 CHUNK_MAGIC = b"VC2!"
@@ -131,8 +131,8 @@ def juce_number(value: float) -> str:
     """A parameter value as JUCE writes it into the state: the float32 value widened to double,
     16 significant digits, trailing zeros dropped, always with a decimal point ("20.0",
     "0.7000000476837158", "-69.09999847412109"); checked against the plug-ins' own saves."""
-    number = float(np.float32(value))
-    if not np.isfinite(number) or number != 0.0 and not 1e-5 <= abs(number) < 1e15:
+    number = f32(value)
+    if not math.isfinite(number) or number != 0.0 and not 1e-5 <= abs(number) < 1e15:
         raise ValueError(f"{value!r} is not a value these plug-ins can hold")
     text = f"{number:.16g}"
     return text if "." in text else text + ".0"
@@ -179,7 +179,7 @@ def _check_root(tag: str, spec: PluginSpec) -> None:
 
 def _float_attribute(spec: PluginSpec, param_id: str, text: str) -> float:
     try:
-        return float(np.float32(float(text)))
+        return f32(float(text))
     except ValueError:
         raise StateError(f"{spec.name} PARAM {param_id}: value {text!r} is not a number") from None
 

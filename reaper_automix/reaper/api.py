@@ -14,8 +14,11 @@ or has nothing (checked against reapy 0.10.0; docs/reaper.md, "python-reapy"):
 - ext-state: ``Project.get_ext_state`` tells REAPER its buffer holds 2**31-1 bytes (it holds
   4 MiB);
 - ``GetUserInputs``: ``reapy.get_user_inputs`` cannot show default values;
-- state chunks, ``GetProjectStateChangeCount``, item/take strings, ``TrackFX_GetNamedConfigParm``
-  and section sources: reapy has no call for them;
+- FX parameters: ``FXParam.normalized = v`` raises AttributeError (it passes a ``parent_fx.id``
+  that does not exist), so values go through ``TrackFX_SetParamNormalized``;
+- state chunks, ``GetProjectStateChangeCount``, item/take strings, ``TrackFX_Get/SetNamedConfigParm``,
+  ``TrackFX_AddByName``/``GetFXGUID``/``GetParamName`` and section sources: reapy has no call for
+  them;
 - ``defer``: REAPER injects ``RPR_defer`` into the running script, which passes it here.
 
 Every method takes and returns plain values (pointer strings such as
@@ -27,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -36,7 +40,20 @@ _NAME = 4096
 
 #: Undo flags from reaper_plugin.h.
 UNDO_TRACK_CONFIG = 1  # volume, pan, routing
-UNDO_FX = 2
+UNDO_FX = 2  # plug-ins added, renamed or with changed parameters
+
+
+@dataclass
+class UndoPoint:
+    """The undo point an :meth:`ReaperApi.undo_block` ends with."""
+
+    description: str
+
+
+def _value(result: Any) -> Any:
+    """A binding's return value: functions without output buffers return it alone, others
+    return a tuple echoing every argument after it."""
+    return result[0] if isinstance(result, tuple) else result
 
 
 class ChunkTooLargeError(ValueError):
@@ -213,17 +230,58 @@ class ReaperApi:
     def fx_offline(self, track: str, index: int) -> bool:
         return not self._fx(track, index).is_online
 
+    def fx_guid(self, track: str, index: int) -> str:
+        """The instance's ``{GUID}`` (``FXID`` in the chunk): it survives reordering the chain."""
+        return str(_value(self.rpr.TrackFX_GetFXGUID(track, index)))
+
+    def add_fx(self, track: str, name: str) -> int:
+        """``TrackFX_AddByName(track, name, False, -1)``: a new instance at the end of the track's
+        chain (never the input chain); its index, or -1 when REAPER has no such plug-in."""
+        return int(_value(self.rpr.TrackFX_AddByName(track, name, False, -1)))
+
+    def delete_fx(self, track: str, index: int) -> bool:
+        return bool(_value(self.rpr.TrackFX_Delete(track, index)))
+
+    def set_fx_config(self, track: str, index: int, key: str, value: str) -> bool:
+        """TrackFX_SetNamedConfigParm (``renamed_name`` …); False when REAPER refuses the key."""
+        return bool(_value(self.rpr.TrackFX_SetNamedConfigParm(track, index, key, value)))
+
+    def fx_param_count(self, track: str, index: int) -> int:
+        """The plug-in's own parameters plus REAPER's (wet, bypass, delta) after them."""
+        return int(_value(self.rpr.TrackFX_GetNumParams(track, index)))
+
+    def fx_param_name(self, track: str, index: int, param: int) -> str:
+        ok, _, _, _, name, _ = self.rpr.TrackFX_GetParamName(track, index, param, "", _NAME)
+        return str(name) if ok else ""
+
+    def fx_param(self, track: str, index: int, param: int) -> float:
+        """The normalised 0..1 value."""
+        return float(_value(self.rpr.TrackFX_GetParamNormalized(track, index, param)))
+
+    def set_fx_param(self, track: str, index: int, param: int, value: float) -> bool:
+        """``TrackFX_SetParamNormalized`` (reapy's ``FXParam.normalized`` setter is broken)."""
+        return bool(_value(self.rpr.TrackFX_SetParamNormalized(track, index, param,
+                                                                float(value))))
+
+    def fx_param_text(self, track: str, index: int, param: int) -> str:
+        """The plug-in's own text for the current value (TrackFX_GetFormattedParamValue)."""
+        ok, _, _, _, text, _ = self.rpr.TrackFX_GetFormattedParamValue(track, index, param, "",
+                                                                       _NAME)
+        return str(text) if ok else ""
+
     # -------------------------------------------------------------------- undo and refresh
     @contextlib.contextmanager
-    def undo_block(self, proj: str, description: str, flags: int) -> Iterator[None]:
+    def undo_block(self, proj: str, description: str, flags: int) -> Iterator[UndoPoint]:
         """One undo point for project ``proj`` with ``flags``, the UI frozen meanwhile. It is
-        closed even when the body fails, so REAPER never keeps a block open."""
+        closed even when the body fails, so REAPER never keeps a block open; the body may
+        change the description (``point.description``) before it ends."""
+        point = UndoPoint(description)
         with self.reapy.prevent_ui_refresh():
             self.reapy.Project(proj).begin_undo_block()
             try:
-                yield
+                yield point
             finally:
-                self.rpr.Undo_EndBlock2(proj, description, int(flags))
+                self.rpr.Undo_EndBlock2(proj, point.description, int(flags))
 
     # --------------------------------------------------------------------------- ext state
     def project_ext_state(self, proj: str, section: str, key: str) -> str:

@@ -34,6 +34,9 @@ KB_BACKUP_SUFFIX = ".automix-bak"
 #: relative to the package. reaper_automix/__init__.py is replaced by :data:`PACKAGE_INIT`.
 LIGHT_MODULES = (
     "session.py",
+    "iem/__init__.py",
+    "iem/params.py",
+    "iem/state.py",
     "reaper/__init__.py",
     "reaper/action.py",
     "reaper/api.py",
@@ -41,6 +44,8 @@ LIGHT_MODULES = (
     "reaper/config.py",
     "reaper/live.py",
     "reaper/snapshot.py",
+    "rpp/__init__.py",
+    "rpp/tokens.py",
     "worker/__init__.py",
     "worker/client.py",
     "worker/protocol.py",

@@ -14,7 +14,12 @@ and §3.1, and REAPER's generated ``reaper_python.py``):
   calls through ctypes itself (``ValidatePtr2``, which it replaces by a version taking an
   integer address); the simulator provides ctypes callbacks there;
 - functions with output buffers return the tuple echoing every argument;
-- state chunks are the RPP text of the track, with the current fader and pan.
+- state chunks are the RPP text of the track, with the current fader and pan and the FX chain
+  as it is now: plug-ins added (``TrackFX_AddByName``, IEM only, written by the .RPP host's own
+  ``append_fx``), renamed (``renamed_name``), enabled/offline, and every IEM parameter set with
+  ``TrackFX_SetParamNormalized`` in the plug-in's state (the IEM state codec). Like the plug-ins,
+  an instance ignores a normalised value equal to its current one, and FdnReverb's network
+  applies revTime only when it changes (:meth:`SimReaper.rev_time_applied`).
 
 :func:`enter_reaper` makes the process look like REAPER's interpreter (``reaper_python``
 importable, a ``__main__`` holding ``obj``, ``RPR_defer`` and ``RPR_atexit``), so that the real
@@ -44,9 +49,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reaper_automix.hosts.rpp import RppHost
+from reaper_automix.hosts.rpp import RppHost, payload_lines, append_fx, write_payload
+from reaper_automix.iem.params import FDNREVERB, f32, identify
+from reaper_automix.iem.state import VstPayload, default_file_name, format_state, payload_params
 from reaper_automix.rpp.document import Block, Line
-from reaper_automix.rpp.tokens import format_number, replace_tokens
+from reaper_automix.rpp.tokens import format_number, quote, replace_tokens
 from reaper_automix.session import FxInstance, Item, Source, Take, Track
 
 CHUNK_LIMIT = 4 * 1024 * 1024
@@ -182,6 +189,13 @@ class SimReaper:
         self.chunk_limit = CHUNK_LIMIT
         self._sources: dict[int, SimSource] = {}
         self._guids: dict[int, _Guid] = {}
+        self._fx_blocks: dict[int, Block] = {}
+        self._fx_values: dict[int, dict[str, float]] = {}
+        self._rev_time: dict[int, float | None] = {}
+        self._pseudo: dict[tuple[int, int], float] = {}
+        self.param_log: list[tuple[str, str, object, float]] = []  # track, FX, param, normalised
+        self.uninstalled: set[str] = set()  # IEM plug-ins TrackFX_AddByName does not find
+        self.loaded_rev_time_applies = True  # a loaded FdnReverb state fires revTime's callback
         self.module = MODULE
         _active = self
 
@@ -207,6 +221,8 @@ class SimReaper:
     def undo(self) -> UndoBlock:
         """Ctrl+Z: revert the last undo block."""
         block = self.undo_blocks.pop()
+        if any(key.startswith("FX") for _, key, _, _ in block.changes):
+            raise NotImplementedError("the simulator undoes fader and pan changes only")
         for guid, key, old, _ in reversed(block.changes):
             self._set_track_field(self.project.track(guid), key, old)
         self.state_changes += 1
@@ -600,11 +616,63 @@ class SimReaper:
         return (s.parent is not None, source, *s.section)
 
     # ==================================================================== REAPER API: FX
+    # An FX chain is the track's <FXCHAIN block, kept current as REAPER keeps it: a parameter set
+    # rewrites the plug-in's state in its <VST block (the IEM state codec), an added plug-in is a
+    # group written by the .RPP host's own code, a rename rewrites the <VST line's custom name.
     def _fx(self, track: str, index: int) -> FxInstance:
         fx = self._obj(track, Track).fx
         if not 0 <= index < len(fx):
             raise IndexError(f"no FX {index} on {track}")
         return fx[index]
+
+    def _fx_block(self, track: Track, fx: FxInstance) -> Block:
+        if id(fx) not in self._fx_blocks:
+            self._fx_blocks[id(fx)] = self.host.fx_block(track, fx)
+        return self._fx_blocks[id(fx)]
+
+    def fx_values(self, track: Track, fx: FxInstance) -> dict[str, float]:
+        """What the IEM plug-in instance holds now (plain values), as it loaded its state."""
+        if id(fx) not in self._fx_values:
+            spec = fx.iem_plugin
+            values = payload_params(fx.payload, spec)
+            self._fx_values[id(fx)] = values
+            # the network applies a loaded revTime unless it equals its start-up default 5.0
+            # (or, iem.md 12.6, unless REAPER restored the chunk without the change callback)
+            rev_time = values.get("revTime")
+            fired = self.loaded_rev_time_applies and rev_time not in (None, 5.0)
+            self._rev_time[id(fx)] = rev_time if fired else None
+        return self._fx_values[id(fx)]
+
+    def rev_time_applied(self, track: Track, fx: FxInstance) -> float:
+        """The reverberation time an FdnReverb instance plays: revTime only reaches its network
+        when the parameter changes; until then it runs at its start-up T60 of 3 s (iem.md 9)."""
+        self.fx_values(track, fx)
+        applied = self._rev_time[id(fx)]
+        return 3.0 if applied is None else applied
+
+    def _write_state(self, track: Track, fx: FxInstance) -> None:
+        """The plug-in's current state into its <VST block, as REAPER saves it."""
+        payload = VstPayload.decode(fx.payload)
+        state = format_state(fx.iem_plugin, self.fx_values(track, fx))
+        lines = payload.with_state(state).encode()
+        write_payload(self._fx_block(track, fx), lines)
+        fx.payload = tuple(lines)
+
+    def _bypass_line(self, track: Track, fx: FxInstance) -> Line:
+        chain = self._block(track).block("FXCHAIN")
+        index = chain.index(self._fx_block(track, fx))
+        line = chain.children[index - 1]
+        if not isinstance(line, Line) or line.key != "BYPASS":
+            raise ValueError(f"{fx.label}: no BYPASS line before the plug-in block")
+        return line
+
+    def _set_bypass(self, track: Track, fx: FxInstance) -> None:
+        line = self._bypass_line(track, fx)
+        line.text = replace_tokens(line.text, {1: str(int(fx.bypassed)), 2: str(int(fx.offline))})
+        self.state_changes += 1
+
+    def _fx_changed(self, track: Track, what: str) -> None:
+        self._changed(track, what, 0.0, 1.0)
 
     def RPR_TrackFX_GetCount(self, track: str) -> int:
         return len(self._obj(track, Track).fx)
@@ -613,43 +681,113 @@ class SimReaper:
         self._obj(track, Track)
         return 0
 
+    def RPR_TrackFX_AddByName(self, track: str, name: str, rec_fx: bool, instantiate: int) -> int:
+        """IEM plug-ins only (the simulator has no other plug-in installed)."""
+        t = self._obj(track, Track)
+        if rec_fx:
+            raise ValueError("the simulator has no input FX chain")
+        spec = identify(name)
+        if spec is None or spec.name in self.uninstalled:
+            return -1
+        if instantiate >= 0:
+            found = [i for i, fx in enumerate(t.fx) if fx.iem_plugin is spec]
+            if found or instantiate == 0:
+                return found[0] if found else -1
+        fx = FxInstance(name=spec.reaper_name, kind="VST", identity=default_file_name(spec, "linux"),
+                        changes=spec.defaults(), is_new=True)
+        self._fx_blocks[id(fx)] = append_fx(self._block(t), fx)
+        fx.payload = tuple(payload_lines(self._fx_blocks[id(fx)]))
+        fx.changes, fx.is_new = {}, False
+        t.fx.append(fx)
+        self._fx_values[id(fx)] = spec.defaults()  # a fresh instance holds its defaults
+        self._rev_time[id(fx)] = None
+        self._write_state(t, fx)
+        self._fx_changed(t, f"FX add {spec.name}")
+        return len(t.fx) - 1
+
+    def RPR_TrackFX_Delete(self, track: str, index: int) -> bool:
+        t = self._obj(track, Track)
+        fx = self._fx(track, index)
+        chain = self._block(t).block("FXCHAIN")
+        first = chain.index(self._bypass_line(t, fx))
+        group = chain.children[first:]
+        end = next((i for i, node in enumerate(group) if isinstance(node, Line)
+                    and node.key == "WAK"), len(group) - 1)
+        for node in group[: end + 1]:
+            chain.remove(node)
+        t.fx.remove(fx)
+        self._fx_changed(t, f"FX delete {fx.label}")
+        return True
+
     def RPR_TrackFX_GetFXName(self, track: str, index: int, buf: Any, size: int) -> tuple:
         return (True, track, index, self._fx(track, index).label, size)
+
+    def RPR_TrackFX_GetFXGUID(self, track: str, index: int) -> str:
+        fx = self._fx(track, index)
+        if not fx.guid:
+            fx.guid = "{" + str(uuid.uuid4()).upper() + "}"
+        return fx.guid
 
     def RPR_TrackFX_GetNamedConfigParm(self, track: str, index: int, key: str, buf: Any,
                                        size: int) -> tuple:
         fx = self._fx(track, index)
-        known = {"fx_name": fx.name, "fx_type": fx.kind, "fx_ident": fx.identity}
+        known = {"fx_name": fx.name, "fx_type": fx.kind, "fx_ident": fx.identity,
+                 "renamed_name": fx.custom_name}
         return (key in known, track, index, key, known.get(key, ""), size)
+
+    def RPR_TrackFX_SetNamedConfigParm(self, track: str, index: int, key: str,
+                                       value: str) -> bool:
+        t, fx = self._obj(track, Track), self._fx(track, index)
+        if key != "renamed_name" or fx.kind != "VST":
+            return False
+        block = self._fx_block(t, fx)
+        block.head.text = replace_tokens(block.head.text, {4: quote(value)})
+        fx.custom_name = value
+        self._fx_changed(t, f"FX rename {value}")
+        return True
 
     def RPR_TrackFX_GetEnabled(self, track: str, index: int) -> bool:
         return not self._fx(track, index).bypassed
 
     def RPR_TrackFX_SetEnabled(self, track: str, index: int, enabled: bool) -> None:
-        self._fx(track, index).bypassed = not enabled
-        self.state_changes += 1
+        fx = self._fx(track, index)
+        fx.bypassed = not enabled
+        self._set_bypass(self._obj(track, Track), fx)
 
     def RPR_TrackFX_GetOffline(self, track: str, index: int) -> bool:
         return self._fx(track, index).offline
 
-    def _params(self, track: str, index: int) -> list:
+    def RPR_TrackFX_SetOffline(self, track: str, index: int, offline: bool) -> None:
+        fx = self._fx(track, index)
+        fx.offline = bool(offline)
+        self._set_bypass(self._obj(track, Track), fx)
+
+    def _param_names(self, track: str, index: int) -> list[str]:
+        """The plug-in's parameters (IEM only), then REAPER's own three."""
         spec = self._fx(track, index).iem_plugin
-        return list(spec.params) if spec is not None else []
+        own = [p.name + (" " if p.id == "inputChannelsSetting" else "")  # as the plug-in says
+               for p in spec.params] if spec is not None else []
+        return [*own, "Wet", "Bypass", "Delta"]
+
+    def _param(self, track: str, index: int, param: int) -> tuple[Track, FxInstance, Any]:
+        t, fx = self._obj(track, Track), self._fx(track, index)
+        if not 0 <= param < len(self._param_names(track, index)):
+            raise IndexError(f"{fx.label} has no parameter {param}")
+        spec = fx.iem_plugin
+        return t, fx, spec.params[param] if spec is not None and param < len(spec.params) else None
 
     def _param_value(self, track: str, index: int, param: int) -> float:
-        from reaper_automix.iem import fx_params
-
-        fx = self._fx(track, index)
-        spec = self._params(track, index)[param]
-        plain = {**fx_params(fx), **fx.changes}[spec.id]
-        return spec.to_normalized(plain)
+        t, fx, spec = self._param(track, index, param)
+        if spec is None:
+            return self._pseudo.get((id(fx), param), 1.0)
+        return spec.to_normalized(self.fx_values(t, fx)[spec.id])
 
     def RPR_TrackFX_GetNumParams(self, track: str, index: int) -> int:
-        return len(self._params(track, index))
+        return len(self._param_names(track, index))
 
     def RPR_TrackFX_GetParamName(self, track: str, index: int, param: int, buf: Any,
                                  size: int) -> tuple:
-        return (True, track, index, param, self._params(track, index)[param].name, size)
+        return (True, track, index, param, self._param_names(track, index)[param], size)
 
     def RPR_TrackFX_GetParam(self, track: str, index: int, param: int, lo: float,
                              hi: float) -> tuple:
@@ -658,11 +796,29 @@ class SimReaper:
     def RPR_TrackFX_GetParamNormalized(self, track: str, index: int, param: int) -> float:
         return self._param_value(track, index, param)
 
+    def RPR_TrackFX_GetFormattedParamValue(self, track: str, index: int, param: int, buf: Any,
+                                           size: int) -> tuple:
+        t, fx, spec = self._param(track, index, param)
+        text = spec.text(self.fx_values(t, fx)[spec.id]) if spec is not None else ""
+        return (True, track, index, param, text, size)
+
     def RPR_TrackFX_SetParamNormalized(self, track: str, index: int, param: int,
                                        value: float) -> bool:
-        spec = self._params(track, index)[param]
-        self._fx(track, index).changes[spec.id] = spec.from_normalized(value)
-        self.state_changes += 1
+        t, fx, spec = self._param(track, index, param)
+        self.param_log.append((t.name, fx.label, spec.id if spec else param, float(value)))
+        if spec is None:
+            self._pseudo[(id(fx), param)] = float(value)
+            return True
+        values = self.fx_values(t, fx)
+        old = values[spec.id]
+        # the plug-in ignores a value equal (as float32) to its current normalised one
+        if f32(value) == f32(spec.to_normalized(old)):
+            return True
+        values[spec.id] = spec.from_normalized(value)
+        if fx.iem_plugin is FDNREVERB and spec.id == "revTime":
+            self._rev_time[id(fx)] = values[spec.id]
+        self._write_state(t, fx)
+        self._changed(t, f"FX {fx.label} {spec.id}", old, values[spec.id])
         return True
 
     def RPR_TrackFX_SetParam(self, track: str, index: int, param: int, value: float) -> bool:
