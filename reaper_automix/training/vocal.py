@@ -60,6 +60,7 @@ class Song:
     vocal: np.ndarray  # (n, 2) float32
     backing: np.ndarray  # (n, 2) float32
     sample_rate: int
+    tempo: float | None = None  # BPM
 
 
 # ================================================================================== songs
@@ -69,7 +70,7 @@ def synthetic_songs(count: int, first_seed: int = 0, seconds: float = 30.0) -> I
     rng = np.random.default_rng(first_seed)
     for seed in range(first_seed, first_seed + count):
         song = synthetic_song(seconds, tempo=float(rng.uniform(70, 150)), seed=seed)
-        yield Song(f"synthetic-{seed}", song.vocal, song.backing, song.sample_rate)
+        yield Song(f"synthetic-{seed}", song.vocal, song.backing, song.sample_rate, song.tempo)
 
 
 def generator_songs(count: int, first_seed: int = 0, length_s: float | None = None,
@@ -90,7 +91,7 @@ def generator_songs(count: int, first_seed: int = 0, length_s: float | None = No
         for stem in session.stems:
             if stem is not leads[0]:
                 backing += stem.read()
-        yield Song(f"generator-{seed}", vocal, backing, session.sample_rate)
+        yield Song(f"generator-{seed}", vocal, backing, session.sample_rate, session.tempo)
 
 
 # =============================================================================== versions
