@@ -173,8 +173,8 @@ def settings_against_presets(descriptors: list[list[float]]) -> dict[str, float]
 
 # =============================================================================== running
 def evaluate(songs: list[Song], seeds: list[int], methods: list[str],
-             say=lambda message: None) -> dict[str, Any]:
-    means = training_means()
+             say=lambda message: None, mean_songs: int = 8) -> dict[str, Any]:
+    means = training_means(mean_songs)
     rows: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     settings: dict[str, list] = {m: [] for m in methods if m != "mean"}
     levels: dict[str, list[float]] = {m: [] for m in methods}
