@@ -11,6 +11,8 @@
 # @provides
 #   [main] .
 #   [main] AutoMix_Auto balance group (settings).py
+#   [main] AutoMix_Mix lead vocal.py
+#   [main] AutoMix_Mix lead vocal (settings).py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
 #   reaper_automix/iem/__init__.py
@@ -23,6 +25,7 @@
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
 #   reaper_automix/reaper/snapshot.py
+#   reaper_automix/reaper/vocal.py
 #   reaper_automix/rpp/__init__.py
 #   reaper_automix/rpp/tokens.py
 #   reaper_automix/worker/__init__.py

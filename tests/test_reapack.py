@@ -99,7 +99,8 @@ def test_every_file_is_provided_once_exists_and_is_what_install_copies(repositor
     for relative, data in expected.items():
         assert (out / CATEGORY / relative).read_bytes() == data
     mains = {s.get("file", "AutoMix_Auto balance group.py") for s in sources if s.get("main")}
-    assert mains == {"AutoMix_Auto balance group.py", "AutoMix_Auto balance group (settings).py"}
+    assert mains == {"AutoMix_Auto balance group.py", "AutoMix_Auto balance group (settings).py",
+                     "AutoMix_Mix lead vocal.py", "AutoMix_Mix lead vocal (settings).py"}
     assert "reapy/core/fx/fx.py" in provided and "reapy/LICENSE.txt" in provided
 
 

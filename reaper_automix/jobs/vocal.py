@@ -315,6 +315,10 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
         if request.get("sample_rate"):
             project.sample_rate = int(request["sample_rate"])
+        if request.get("tempo"):  # a track-template snapshot has no tempo of its own
+            project.tempo = float(request["tempo"])
+        volumes = {id(t): t.volume for t in project.tracks}
+        sends = {id(r): r.volume for t in project.tracks for r in t.receives}
         report = plan_vocal(
             project, request.get("vocal") or None, request.get("backing") or None,
             method=request.get("method", DEFAULT_METHOD),
@@ -324,4 +328,21 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         )
     except (OSError, ValueError, LookupError) as exc:
         raise JobError(str(exc)) from exc
-    return {"report": report.to_json()}
+    return {"report": report.to_json(), **staged_writes(project, volumes, sends)}
+
+
+def staged_writes(project: Project, volumes: dict[int, float],
+                  sends: dict[int, float]) -> dict[str, list[dict[str, Any]]]:
+    """What the live host must write: changed faders, our staged plug-ins (complete values),
+    and changed or new sends (the live host writes no sends; the action says so). ``volumes``
+    and ``sends`` hold the values before planning, by ``id`` of track and receive."""
+    faders = [{"guid": t.guid, "name": t.display_name, "volume": t.volume}
+              for t in project.tracks if id(t) in volumes and t.volume != volumes[id(t)]]
+    plugins = [{"track": t.guid, "plugin": fx.iem_plugin.name, "tag": fx.custom_name,
+                "params": dict(fx.changes)}
+               for t in project.tracks for fx in t.fx
+               if fx.custom_name in TAGS.values() and fx.iem_plugin and (fx.is_new or fx.changes)]
+    changed = [{"track": t.display_name, "source": r.source.display_name, "volume": r.volume}
+               for t in project.tracks for r in t.receives
+               if id(r) not in sends or r.volume != sends[id(r)]]
+    return {"faders": faders, "plugins": plugins, "sends": changed}

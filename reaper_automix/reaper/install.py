@@ -44,6 +44,7 @@ LIGHT_MODULES = (
     "reaper/config.py",
     "reaper/live.py",
     "reaper/snapshot.py",
+    "reaper/vocal.py",
     "rpp/__init__.py",
     "rpp/tokens.py",
     "worker/__init__.py",

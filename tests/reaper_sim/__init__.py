@@ -928,6 +928,8 @@ REPO = Path(__file__).resolve().parents[2]
 ACTIONS = REPO / "actions"
 BALANCE_ACTION = ACTIONS / "AutoMix_Auto balance group.py"
 SETTINGS_ACTION = ACTIONS / "AutoMix_Auto balance group (settings).py"
+VOCAL_ACTION = ACTIONS / "AutoMix_Mix lead vocal.py"
+VOCAL_SETTINGS_ACTION = ACTIONS / "AutoMix_Mix lead vocal (settings).py"
 
 
 def write_worker_config(resource: Path, python: str, timeout_s: float = 600.0) -> Path:
