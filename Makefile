@@ -16,6 +16,7 @@ demo: setup
 	$(PY) -m reaper_automix demo --out $(DEMO_DIR) --force
 	$(PY) -m reaper_automix balance $(DEMO_DIR)/automix-demo.RPP --recursive \
 		-o $(DEMO_DIR)/automix-demo-balanced.RPP
+	$(PY) -m reaper_automix vocal $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/automix-demo-mixed.RPP
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo.RPP -o $(DEMO_DIR)/mix-before.wav
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/mix-balanced.wav
 	@echo "Open $(DEMO_DIR)/automix-demo.RPP and $(DEMO_DIR)/automix-demo-balanced.RPP in REAPER,"
