@@ -36,6 +36,8 @@ def _register_vocal(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--length", type=float, default=None,
                         help="song length in seconds for generated sessions (default: the "
                         "generator's)")
+    parser.add_argument("--family", default=None,
+                        help="generated sessions: only pieces of this catalogue family")
     parser.add_argument("--versions", type=int, default=40,
                         help="self-labelled versions per song and network (default 40)")
     parser.add_argument("--epochs", type=int, default=40, help="epochs per network (default 40)")
@@ -56,10 +58,11 @@ def run_vocal(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     say = lambda message: console.print(message, highlight=False)  # noqa: E731
     if args.data == "generator":
-        songs = generator_songs(args.songs, args.first_seed, args.length, say)
+        songs = generator_songs(args.songs, args.first_seed, args.length, say, args.family)
         description = (f"{args.songs} generated sessions (seeds {args.first_seed}–"
-                       f"{args.first_seed + args.songs - 1}): PSOLA-sung lead vocals over "
-                       "rendered backings")
+                       f"{args.first_seed + args.songs - 1}"
+                       + (f", {args.family}" if args.family else "")
+                       + "): PSOLA-sung lead vocals over rendered backings")
     else:
         songs = synthetic_songs(args.songs, args.first_seed)
         description = f"{args.songs} synthetic songs (seeds from {args.first_seed})"

@@ -81,6 +81,8 @@ def register(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--first-seed", type=int, default=FIRST_EVAL_SEED,
                         help=f"first song seed (default {FIRST_EVAL_SEED}; training uses 0…)")
     parser.add_argument("--length", type=float, default=None, help="song length (s)")
+    parser.add_argument("--family", default=None,
+                        help="generated sessions: only pieces of this catalogue family")
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--json", type=Path, help="also write the full results here")
@@ -217,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {', '.join(METHODS)}")
     if args.data == "generator":
-        songs = list(generator_songs(args.songs, args.first_seed, args.length, say))
+        songs = list(generator_songs(args.songs, args.first_seed, args.length, say, args.family))
     else:
         songs = list(synthetic_songs(args.songs, args.first_seed))
     seeds = [args.first_seed + i for i in range(len(songs))]

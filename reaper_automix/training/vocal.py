@@ -74,13 +74,14 @@ def synthetic_songs(count: int, first_seed: int = 0, seconds: float = 30.0) -> I
 
 
 def generator_songs(count: int, first_seed: int = 0, length_s: float | None = None,
-                    say: Say = lambda message: None) -> Iterator[Song]:
-    """Sessions of the offline generator with a lead vocal (cached by the generator)."""
+                    say: Say = lambda message: None, family: str | None = None) -> Iterator[Song]:
+    """Sessions of the offline generator with a lead vocal (cached by the generator);
+    ``family`` limits the pieces to one catalogue family."""
     from ..generator import SessionSpec, generate_session
 
     for seed in range(first_seed, first_seed + count):
         extra = {} if length_s is None else {"length_s": length_s}
-        spec = SessionSpec.draw(seed, vocal=True, **extra)
+        spec = SessionSpec.draw(seed, vocal=True, family=family, **extra)
         say(f"session {seed}: {spec.piece} at {spec.tempo:g} BPM")
         session = generate_session(spec)
         leads = session.by_role("lead_vocal")
