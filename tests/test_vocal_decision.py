@@ -161,3 +161,17 @@ def test_unknown_method_and_reverb_mode(song):
         decide_vocal(song.vocal, song.backing, SR, method="magic")
     with pytest.raises(ValueError, match="reverb"):
         decide_vocal(song.vocal, song.backing, SR, reverb="parallel")
+
+
+@pytest.mark.parametrize("rate", [48000, 96000])
+def test_other_sample_rates(rate):
+    song = synthetic_song(6.0, tempo=110.0, seed=8, sample_rate=rate)
+    decision = decide_vocal(song.vocal, song.backing, rate, method="prior", tempo=song.tempo)
+    assert decision.level_after_lu == pytest.approx(decision.level_target_lu, abs=0.01)
+    assert _level_at(render(song.vocal, rate, decision.chain), song.backing, rate,
+                     decision.fader_db) == pytest.approx(decision.level_target_lu, abs=0.01)
+
+
+def _level_at(vocal, backing, rate, fader_db):
+    meter = LoudnessMeter(rate)
+    return meter.integrated(vocal) + fader_db - meter.integrated(backing)

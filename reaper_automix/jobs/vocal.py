@@ -119,7 +119,7 @@ def backing_tracks(project: Project, vocal: Track, keys: list[str] | None) -> li
     chosen = []
     for key in keys:
         track = project.track(key)
-        if track is vocal or vocal in track.descendants() and track.children == [vocal]:
+        if track is vocal:
             raise JobError(f"--backing {key!r} is the vocal itself; name the other tracks")
         chosen.append(track)
     unique = list({id(t): t for t in chosen}.values())
