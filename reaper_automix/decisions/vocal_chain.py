@@ -24,9 +24,11 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 from scipy.signal import sosfreqz
 
+from ..analysis.loudness import LoudnessMeter, gated_loudness, loudness_range_of, power_to_lufs
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR, process, writable_params
 from ..iem.fdnreverb import LINE_COUNTS, delay_lengths, effective_t60
 from ..iem.multieq import sections
+from ..iem.params import PluginSpec
 from ..iem.state import insert_defaults
 
 REVERB_MODES = ("insert", "send")
@@ -58,14 +60,16 @@ class VocalChain:
                 FDNREVERB.name: dict(self.fdnreverb)}
 
 
-def complete(plugin, params: Mapping[str, float]) -> dict[str, float]:
+def complete(plugin: str | PluginSpec, params: Mapping[str, float]) -> dict[str, float]:
     """Every parameter of a new instance holding ``params``, as it will be written."""
     return writable_params(plugin, {**insert_defaults(plugin), **params})
 
 
 # ---------------------------------------------------------------------------- neutral
-NEUTRAL_EQ: dict[str, float] = {  # band 1 a 0 dB low shelf, bands 2–5 0 dB peaks, band 6 a 0 dB
-    "filterType0": 3.0, "filterGain0": 0.0, "filterType5": 3.0, "filterGain5": 0.0,  # high shelf
+#: Exactly transparent settings: MultiEQ band 1 a 0 dB low shelf, bands 2–5 0 dB peaks, band 6 a
+#: 0 dB high shelf; OmniCompressor at 1:1; FdnReverb fully dry (its dry path is the input).
+NEUTRAL_EQ: dict[str, float] = {
+    "filterType0": 3.0, "filterGain0": 0.0, "filterType5": 3.0, "filterGain5": 0.0,
     **{f"filterType{b}": 1.0 for b in range(1, 5)}, **{f"filterGain{b}": 0.0 for b in range(1, 5)},
 }
 NEUTRAL_COMPRESSOR: dict[str, float] = {"ratio": 1.0, "threshold": 0.0, "outGain": 0.0,
@@ -78,7 +82,7 @@ def is_dual_mono(audio: np.ndarray) -> bool:
     return audio.ndim == 2 and audio.shape[1] == 2 and np.array_equal(audio[:, 0], audio[:, 1])
 
 
-def _per_channel(plugin, audio: np.ndarray, sample_rate: int,
+def _per_channel(plugin: PluginSpec, audio: np.ndarray, sample_rate: int,
                  params: Mapping[str, float]) -> np.ndarray:
     """The plug-in on ``audio``; a dual-mono input is processed once: MultiEQ filters every
     channel alike, and OmniCompressor (64-channel layout) gives both the gain keyed from L."""
@@ -100,9 +104,6 @@ def apply_compressor(audio: np.ndarray, sample_rate: int,
 def measure(audio: np.ndarray, sample_rate: int) -> tuple[float, float]:
     """Integrated loudness (LUFS) and loudness range (LU) from one K-weighting pass; a dual-mono
     signal is measured on one channel of weight 2 (the same BS.1770 sum, half the work)."""
-    from ..analysis.loudness import gated_loudness, loudness_range_of, power_to_lufs
-    from ..analysis.loudness import LoudnessMeter
-
     if is_dual_mono(audio):
         profile = LoudnessMeter(sample_rate, channel_weights=[2.0]).profile(audio[:, :1])
     else:
