@@ -22,7 +22,6 @@ from functools import lru_cache
 
 import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
-from scipy.signal import sosfreqz
 
 from ..analysis.loudness import LoudnessMeter, gated_loudness, loudness_range_of, power_to_lufs
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR, process, writable_params
@@ -170,8 +169,7 @@ def _shelf_magnitude(kind: str, cutoff: float, q: float, linear_gain: float, fre
          a * ((a + 1) + sign * (a - 1) * c - beta)]
     den = [(a + 1) - sign * (a - 1) * c + beta, sign * 2 * ((a - 1) - sign * (a + 1) * c),
            (a + 1) - sign * (a - 1) * c - beta]
-    _, response = sosfreqz(np.array([[*b, *den]]) / den[0], worN=freqs, fs=sample_rate)
-    return np.abs(response)
+    return np.abs(sos_response(np.array([[*b, *den]]) / den[0], freqs, sample_rate))
 
 
 def max_t60(params: Mapping[str, float], sample_rate: int) -> float:
@@ -281,11 +279,18 @@ def _send_gain_db(target_db: float, unit: ReverbPath) -> float:
 def eq_response_db(params: Mapping[str, float], freqs: np.ndarray, sample_rate: int) -> np.ndarray:
     """MultiEQ's magnitude response in dB at ``freqs`` (its float32 coefficients)."""
     rows = sections(params, sample_rate).astype(np.float64)
-    if rows.size == 0:
-        return np.zeros_like(freqs, dtype=float)
     sos = np.column_stack([rows[:, :3], np.ones(len(rows)), rows[:, 3:]])
-    _, response = sosfreqz(sos, worN=freqs, fs=sample_rate)
-    return 20.0 * np.log10(np.maximum(np.abs(response), 1e-12))
+    return 20.0 * np.log10(np.maximum(np.abs(sos_response(sos, freqs, sample_rate)), 1e-12))
+
+
+def sos_response(sos: np.ndarray, freqs: np.ndarray, sample_rate: float) -> np.ndarray:
+    """Complex response at ``freqs`` (Hz) of second-order sections (rows b0 b1 b2 a0 a1 a2),
+    as scipy's ``sosfreqz`` computes it."""
+    z = np.exp(-2j * np.pi * np.asarray(freqs, dtype=float) / sample_rate)
+    response = np.ones(z.shape, complex)
+    for b0, b1, b2, a0, a1, a2 in np.asarray(sos, dtype=float).reshape(-1, 6):
+        response *= (b0 + b1 * z + b2 * z * z) / (a0 + a1 * z + a2 * z * z)
+    return response
 
 
 # ---------------------------------------------------------------------------- amount

@@ -64,6 +64,7 @@ from .vocal_chain import (
     apply_compressor,
     is_dual_mono,
     reverb_path,
+    sos_response,
 )
 
 PRIOR_FILE = Path(__file__).with_name("vocal_prior.json")
@@ -359,10 +360,7 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 
 
 def _power_response(sos: np.ndarray, freqs: np.ndarray, sample_rate: int) -> np.ndarray:
-    from scipy.signal import sosfreqz
-
-    _, response = sosfreqz(sos, worN=freqs, fs=sample_rate)
-    return np.abs(response) ** 2
+    return np.abs(sos_response(sos, freqs, sample_rate)) ** 2
 
 
 def eq_response_from_features(x: np.ndarray, freqs: np.ndarray, sample_rate: int) -> np.ndarray:
