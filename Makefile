@@ -15,12 +15,15 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 demo: setup
 	$(PY) -m reaper_automix demo --out $(DEMO_DIR) --force
 	$(PY) -m reaper_automix balance $(DEMO_DIR)/automix-demo.RPP --recursive \
-		-o $(DEMO_DIR)/automix-demo-balanced.RPP
-	$(PY) -m reaper_automix vocal $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/automix-demo-mixed.RPP
+		-o $(DEMO_DIR)/automix-demo-balanced.RPP \
+		--report $(DEMO_DIR)/automix-demo-balance.html --preview $(DEMO_DIR)/preview
+	$(PY) -m reaper_automix vocal $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/automix-demo-mixed.RPP \
+		--report $(DEMO_DIR)/automix-demo-vocal.html --preview $(DEMO_DIR)/preview-vocal
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo.RPP -o $(DEMO_DIR)/mix-before.wav
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/mix-balanced.wav
 	@echo "Open $(DEMO_DIR)/automix-demo.RPP and $(DEMO_DIR)/automix-demo-balanced.RPP in REAPER,"
-	@echo "or listen to $(DEMO_DIR)/mix-before.wav and $(DEMO_DIR)/mix-balanced.wav."
+	@echo "or listen to $(DEMO_DIR)/mix-before.wav and $(DEMO_DIR)/mix-balanced.wav;"
+	@echo "open $(DEMO_DIR)/automix-demo-balance.html for what changed and why (A/B at equal loudness)."
 
 ## The whole test suite (what CI runs).
 test: setup

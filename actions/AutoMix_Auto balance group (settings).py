@@ -2,7 +2,7 @@
 # @version 0.1.0
 # @author reaper-automix developers
 # @noindex
-"""AutoMix: Auto balance group (settings): method, recursion and report, kept per project."""
+"""AutoMix: Auto balance group (settings): method, recursion, report and render, kept per project."""
 
 import os
 import sys

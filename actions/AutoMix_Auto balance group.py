@@ -15,6 +15,8 @@
 #   [main] AutoMix_Mix lead vocal (settings).py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
+#   reaper_automix/audio/__init__.py
+#   reaper_automix/audio/playable.py
 #   reaper_automix/iem/__init__.py
 #   reaper_automix/iem/params.py
 #   reaper_automix/iem/state.py
@@ -24,7 +26,9 @@
 #   reaper_automix/reaper/balance.py
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
+#   reaper_automix/reaper/report.py
 #   reaper_automix/reaper/snapshot.py
+#   reaper_automix/reaper/stems.py
 #   reaper_automix/reaper/vocal.py
 #   reaper_automix/rpp/__init__.py
 #   reaper_automix/rpp/tokens.py

@@ -63,6 +63,7 @@ class Take:
     channel_mode: int = 0  # 0 normal, 1 reverse stereo, 2 mono downmix, 3 left, 4 right
     source: Source | None = None
     guid: str = ""
+    fx: list[FxInstance] = field(default_factory=list)  # take FX (<TAKEFX>)
 
 
 @dataclass

@@ -279,7 +279,8 @@ def test_fixtures_balance_without_touching_anything(tmp_path: Path) -> None:
         shutil.copy(fixture_path(name), copy)
         before = copy.read_bytes()
         project = open_project(copy)
-        report = plan_balance(project, method="centroid", recursive=True, skip_missing=True)
+        report = plan_balance(project, method="centroid", recursive=True, skip_missing=True,
+                              skip_unplayable=True)  # perlence's tracks hold JS plug-ins
         assert report.groups and all(not t.active for g in report.groups for t in g.tracks)
         assert all(t.reason for g in report.groups for t in g.tracks)
         project.save()

@@ -11,14 +11,23 @@ from reaper_automix.reaper.balance import (
     report_text,
     undo_description,
 )
+from reaper_automix.reaper.report import ReportSettings
 
 
 def test_settings_answers_are_parsed_or_refused_by_name() -> None:
-    assert parse_settings([" LUFS ", "Yes", "n"]) == BalanceSettings("lufs", True, False)
+    assert parse_settings([" LUFS ", "Yes", "n", "no", "YES"]) == BalanceSettings(
+        "lufs", True, ReportSettings(write=False, open_in_browser=False, previews=True))
     with pytest.raises(ValueError, match="method 'loudest': type one of centroid, f0, lufs"):
-        parse_settings(["loudest", "no", "no"])
+        parse_settings(["loudest", "no", "no", "no", "no"])
     with pytest.raises(ValueError, match="write report 'maybe': type yes or no"):
-        parse_settings(["f0", "no", "maybe"])
+        parse_settings(["f0", "no", "maybe", "no", "no"])
+    with pytest.raises(ValueError, match="open report in browser '': type yes or no"):
+        parse_settings(["f0", "no", "yes", "", "no"])
+    assert parse_settings(["f0", "no", "no", "no", "no", " Headless"]).render == "headless"
+    assert parse_settings(["f0", "no", "no", "no", "no", ""]).render == "auto"
+    assert parse_settings(["f0", "no", "no", "no", "no"]).render == "auto"
+    with pytest.raises(ValueError, match="render 'always': type one of auto, reaper, headless"):
+        parse_settings(["f0", "no", "no", "no", "no", "always"])
 
 
 def test_undo_description_names_at_most_four_folders() -> None:

@@ -8,6 +8,10 @@ fader and pan. A folder adds the post-fader output of each child that sends to i
 track with receives adds each sending track's signal (post-fader, pre-fader or pre-FX) at the
 receive's volume and pan, before its own FX.
 Output is always stereo float32 at the project sample rate.
+
+Tracks it cannot play (:mod:`.playable`) can be given as REAPER's own pre-fader renders
+(``rendered``: track GUID → audio file): such a track plays its file instead of its items,
+children, receives and FX, then its fader and pan, so a folder of them sums as in REAPER.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -67,8 +71,19 @@ class Renderer:
         skip_missing: bool = False,
         warn: Callable[[str], None] | None = None,
         cache_bytes: int = CACHE_BYTES,
+        rendered: Mapping[str, str | Path] | None = None,
+        rendered_start: float = 0.0,
+        rendered_post_fader: bool = False,
     ) -> None:
+        """``rendered`` maps track GUIDs to REAPER's renders of those tracks from
+        ``rendered_start`` (seconds) on: pre-fader (post-FX, before fader and pan), or, with
+        ``rendered_post_fader`` (REAPER before pre-fader stems), post-fader, divided back here by
+        the track's fader gain and pan gains."""
         self.project = project
+        self.rendered = {guid.strip("{}").upper(): Path(path)
+                         for guid, path in (rendered or {}).items()}
+        self.rendered_start = rendered_start
+        self.rendered_post_fader = rendered_post_fader
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
         self._local = threading.local()  # per thread: the tracks being rendered (loop guard)
@@ -104,15 +119,17 @@ class Renderer:
 
     def _track(self, track: Track, n: int, fader: bool, pan: bool, fx: bool,
                end: float | None) -> np.ndarray:
-        audio = self.items(track, n)
-        for child in track.children:
-            if child.main_send and not child.mute:
-                audio += self.track(child, fader=True, pan=True, fx=fx, end=end)
-        for receive in track.receives:
-            if not receive.mute and not receive.source.mute:
-                audio += self._received(receive, fx, end)
-        if fx:
-            audio = self.apply_fx(track, audio)
+        audio = self.rendered_track(track, n)  # REAPER's render already holds its receives
+        if audio is None:
+            audio = self.items(track, n)
+            for child in track.children:
+                if child.main_send and not child.mute:
+                    audio += self.track(child, fader=True, pan=True, fx=fx, end=end)
+            for receive in track.receives:
+                if not receive.mute and not receive.source.mute:
+                    audio += self._received(receive, fx, end)
+            if fx:
+                audio = self.apply_fx(track, audio)
         if fader:
             audio *= np.float32(track.volume)
         if pan and track.pan != 0.0:
@@ -127,6 +144,44 @@ class Renderer:
                             fx=fx and receive.mode != 1, end=end)
         gains = np.asarray(pan_gains(receive.pan), np.float32) * np.float32(receive.volume)
         return signal * gains
+
+    def mix(self, *, end: float | None = None) -> np.ndarray:
+        """The master sum: every top-level track that sends to the master, post-fader."""
+        out = np.zeros((self.n_samples(end), 2), np.float32)
+        for top in self.project.top_level:
+            if top.main_send and not top.mute:
+                out += self.track(top, end=end)
+        return out
+
+    def rendered_track_path(self, track: Track) -> Path | None:
+        """The file of REAPER's render of ``track``, if one was given."""
+        return self.rendered.get(track.guid.strip("{}").upper())
+
+    def rendered_track(self, track: Track, n: int) -> np.ndarray | None:
+        """REAPER's pre-fader render of ``track`` (n samples from 0), if one was given."""
+        path = self.rendered_track_path(track)
+        if path is None:
+            return None
+        audio, rate = read_audio(path)
+        audio = _channel_mode(resample(audio, rate, self.sample_rate), 0)
+        if self.rendered_post_fader:
+            audio = audio / self._post_fader_gains(track)
+        out = np.zeros((n, 2), np.float32)
+        first = int(round(self.rendered_start * self.sample_rate))
+        lo, hi = max(first, 0), min(first + audio.shape[0], n)
+        if hi > lo:
+            out[lo:hi] = audio[lo - first : hi - first]
+        return out
+
+    def _post_fader_gains(self, track: Track) -> np.ndarray:
+        gains = np.asarray(pan_gains(track.pan), np.float32) * np.float32(track.volume)
+        if track.mute or not np.all(gains > 0):
+            raise ValueError(
+                f"track {track.display_name!r}: this REAPER renders stems after the fader only "
+                "(pre-fader stems need REAPER 7), and its fader is at -inf, it is muted or "
+                "panned hard to one side, so its level before the fader cannot be recovered; "
+                "update REAPER, or set its fader and pan for the analysis and run again")
+        return gains
 
     def items(self, track: Track, n: int) -> np.ndarray:
         """Sum of a track's own items (pre-FX, pre-fader), stereo, n samples long."""
@@ -286,17 +341,29 @@ def _fade_envelope(item: Item, sr: int, offsets: np.ndarray) -> np.ndarray:
 
 
 def render_project_track(
-    path: str | Path, track: str | None = None, *, skip_missing: bool = False
+    path: str | Path, track: str | None = None, *, skip_missing: bool = False,
+    skip_unplayable: bool = False,
 ) -> tuple[np.ndarray, int, list[str]]:
-    """Convenience: open a project and render one track/folder (or the master mix)."""
+    """Convenience: open a project and render one track/folder (or the master mix). Tracks the
+    renderer cannot play as REAPER does raise :class:`UnplayableTracksError`, or are warned
+    about with ``skip_unplayable``."""
     from ..hosts.rpp import open_project
+    from .playable import (
+        UnplayableTracksError,
+        describe_unplayable,
+        unplayable_tracks,
+        unplayable_warning,
+    )
 
     project = open_project(path)
+    roots = ([project.track(track)] if track is not None
+             else [t for t in project.top_level if t.main_send and not t.mute])
+    unplayable = unplayable_tracks(roots)
+    if unplayable and not skip_unplayable:
+        raise UnplayableTracksError(describe_unplayable(
+            unplayable, "Render it in REAPER instead (File > Render)"))
     renderer = Renderer(project, skip_missing=skip_missing)
+    renderer.warnings.extend(map(unplayable_warning, unplayable))
     if track is None:
-        mix = np.zeros((renderer.n_samples(), 2), np.float32)
-        for top in project.top_level:
-            if top.main_send and not top.mute:
-                mix += renderer.track(top)
-        return mix, project.sample_rate, renderer.warnings
+        return renderer.mix(), project.sample_rate, renderer.warnings
     return renderer.track(project.track(track)), project.sample_rate, renderer.warnings

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..report import Published
+    from ..session import Project
 
 
 def add_skip_missing(parser: argparse.ArgumentParser) -> None:
@@ -10,4 +18,61 @@ def add_skip_missing(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--skip-missing", action="store_true",
         help="render missing or unreadable media as silence (with a warning) instead of failing",
+    )
+
+
+def add_report_options(parser: argparse.ArgumentParser) -> None:
+    """The ``--report`` and ``--preview`` options of every action (see write_report_files)."""
+    parser.add_argument(
+        "--report", metavar="PATH",
+        help="also write a self-contained HTML report of the decisions (plots and tables; "
+        "with --preview, A/B players); it opens offline in any browser",
+    )
+    parser.add_argument(
+        "--preview", metavar="DIR",
+        help="also write before.wav and after.wav of the whole mix, matched to the same "
+        "integrated loudness, into DIR",
+    )
+
+
+def write_report_files(
+    args: argparse.Namespace,
+    console: Console,
+    publisher: Callable[..., Published],
+    after: Project,
+) -> dict[str, Any] | None:
+    """Call an action's publisher (e.g. ``partial(publish_balance, data, spectra)``) for the
+    ``--report``/``--preview`` the user gave and say what was written; returns the written
+    files as JSON, or None when neither option was given. ``after`` is the changed model."""
+    if not (args.report or args.preview):
+        return None
+    from ..hosts.rpp import open_project
+
+    with console.status("writing the report…"):
+        published = publisher(
+            html=args.report, preview_dir=args.preview, project=str(args.project),
+            before=open_project(args.project) if args.preview else None, after=after,
+            skip_missing=getattr(args, "skip_missing", False),
+        )
+    if published.previews is not None:
+        for message in published.previews.warnings:
+            console.print(f"[yellow]warning:[/yellow] {message}")
+        played = ", ".join(f"{p.path.name} {p.gain_db:+.1f} dB" for p in published.previews.items)
+        target = published.previews.target_lufs
+        console.print(f"wrote previews in {published.previews.directory} ({played}"
+                      + (f"; all at {target:.1f} LUFS)" if target is not None else ")"))
+    if published.html is not None:
+        console.print(f"wrote report {published.html}")
+    return published.to_json()
+
+
+def add_skip_unplayable(parser: argparse.ArgumentParser) -> None:
+    """The ``--skip-unplayable`` option of every command that renders tracks headless."""
+    parser.add_argument(
+        "--skip-unplayable", action="store_true",
+        help="go on (with a warning per track) when tracks hold MIDI, an instrument or plug-ins "
+        "other than IEM MultiEQ/OmniCompressor/FdnReverb, which only REAPER plays: they are "
+        "analysed as the headless renderer plays them (MIDI silent, other plug-ins skipped). "
+        "Without it such tracks stop the command; inside REAPER the actions have REAPER render "
+        "them",
     )

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import partial
 
-from rich.console import Console
+from rich import box
+from rich.console import Console, Group
 from rich.progress import Progress
 from rich.table import Table
+from rich.text import Text
 
-from ..hosts.rpp import open_project
 from ..analysis.cfb import METHODS
-from ..jobs.balance import BalanceReport, plan_balance
-from . import add_skip_missing
+from ..analysis.spectrum import SpectrumRecorder
+from ..hosts.rpp import open_project
+from ..jobs.balance import BalanceReport, GroupBalance, TrackBalance, plan_balance
+from ..session import FADER_MAX_DB
+from . import add_report_options, add_skip_missing, add_skip_unplayable, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,12 +49,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the balanced project here instead")
     add_skip_missing(parser)
+    add_skip_unplayable(parser)
+    add_report_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     project = open_project(args.project)
+    spectra = SpectrumRecorder(project.sample_rate) if args.report else None
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("balancing", total=1.0)
         report = plan_balance(
@@ -58,15 +66,25 @@ def run(args: argparse.Namespace) -> int:
             method=args.method,
             recursive=args.recursive,
             skip_missing=args.skip_missing,
+            skip_unplayable=args.skip_unplayable,
+            spectra=spectra,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),
         )
     for message in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
+    data = report.to_json()
+    files = None
+    if args.report or args.preview:
+        from ..report.balance import publish_balance  # matplotlib: imported only for a report
+
+        files = write_report_files(args, console, partial(publish_balance, data, spectra),
+                                   project)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(data if files is None else {**data, "files": files}, indent=2,
+                         ensure_ascii=False))
     else:
-        Console().print(report_table(report))
+        Console().print(report_view(report))
     if args.dry_run:
         console.print("dry run: nothing written")
         return 0
@@ -76,32 +94,79 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_table(report: BalanceReport) -> Table:
-    table = Table(title=f"Auto balance group — method {report.method}")
-    for column in ("group", "track", "loudness", "gain", "fader before", "fader after", "note"):
-        table.add_column(column, justify="right" if column in ("loudness", "gain") else "left")
+#: Width of the track column: with the other columns at their widest the table fits 80 columns.
+NAME_WIDTH = 24
+
+
+def report_view(report: BalanceReport) -> Group:
+    """The report for a terminal: a table whose cells never wrap at 80 columns (long names are
+    shortened with "…"), then numbered notes (reasons, the fader-top shift) as plain text."""
+    table = Table(title=f"Auto balance group — method {report.method}", box=box.SIMPLE_HEAD,
+                  title_justify="left", pad_edge=False)
+    table.add_column("track", no_wrap=True, overflow="ellipsis", max_width=NAME_WIDTH)
+    table.add_column("band Hz", no_wrap=True)
+    table.add_column("LUFS", justify="right", no_wrap=True)
+    table.add_column("fader dB", justify="right", no_wrap=True)
+    table.add_column("move", justify="right", no_wrap=True)
+    table.add_column("note", no_wrap=True)
+    notes: list[str] = []
+
+    def mark(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
     for group in report.groups:
-        note = f"target {group.target_db:+.1f} LUFS" if group.target_db is not None else ""
-        if group.level_shift_db < 0:
-            note += (f"; all {group.level_shift_db:+.1f} dB to fit the +12 dB fader top "
-                     f"(raise the folder fader {-group.level_shift_db:.1f} dB for a -0.1 dBFS peak)")
-        table.add_row(f"[bold]{group.name}[/bold]", "", "", "", "", "", note)
+        shift = mark(_shift_note(group)) if group.level_shift_db < 0 else ""
+        table.add_row(Text(group.name, style="bold"), "target", _num(_target(group)), "", "",
+                      shift)
         for track in group.tracks:
-            table.add_row(
-                "",
-                track.name,
-                _db(track.loudness_db, " LUFS"),
-                _db(track.gain_db, " dB"),
-                _db(track.volume_before_db, " dB"),
-                _db(track.volume_after_db, " dB"),
-                ("" if track.active else "[yellow]inactive[/yellow] ") + (track.reason or ""),
-            )
-    return table
+            note = "" if track.active and not track.reason else mark(_reason_note(track))
+            if track.active and track.volume_after_db >= FADER_MAX_DB - 0.005:
+                note = f"top {note}".strip()
+            table.add_row(Text("  " + track.name), _band(track.band_hz), _num(track.loudness_db),
+                          f"{_num(track.volume_before_db)}→{_num(track.volume_after_db)}",
+                          _num(_move(track)), note)
+    lines = [Text(f"[{number}] {text}") for number, text in enumerate(notes, start=1)]
+    return Group(table, *lines)
 
 
-def _db(value: float | None, unit: str) -> str:
+def _shift_note(group: GroupBalance) -> str:
+    shift = -group.level_shift_db
+    return (f"{group.name}: every fader is {shift:.1f} dB lower than the rule asks, to stay "
+            f"under REAPER's +{FADER_MAX_DB:.0f} dB fader top; raise the folder fader "
+            f"{shift:.1f} dB for a -0.1 dBFS peak.")
+
+
+def _reason_note(track: TrackBalance) -> str:
+    """Why a child was left alone, or why its band is not the one asked for."""
+    if track.active:
+        return f"{track.name}: {track.reason}"
+    return f"{track.name}: left alone: {track.reason or 'not measured'}"
+
+
+def _target(group: GroupBalance) -> float | None:
+    """The CFB loudness every balanced child has at its fader."""
+    return None if group.target_db is None else group.target_db + group.level_shift_db
+
+
+def _move(track: TrackBalance) -> float | None:
+    if not track.active:
+        return None
+    return track.volume_after_db - track.volume_before_db
+
+
+def _band(band: tuple[float, float] | None) -> str:
+    return "" if band is None else f"{_hz(band[0])}–{_hz(band[1])}"
+
+
+def _hz(value: float) -> str:
+    return f"{value / 1000:.1f}k" if value >= 1000 else f"{value:.0f}"
+
+
+def _num(value: float | None) -> str:
     if value is None:
         return "–"
     if value == float("-inf"):
-        return "-inf" + unit
-    return f"{value:+.2f}{unit}"
+        return "-inf"
+    return f"{value:+.1f}"

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from ..audio.io import write_audio
 from ..audio.render import render_project_track
-from . import add_skip_missing
+from . import add_skip_missing, add_skip_unplayable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,12 +17,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="render a track, folder or the whole mix to WAV",
         description="Render a track or folder (post-FX, post-fader) or, without --track, the "
         "sum of all top-level tracks, headless, as 32-bit float WAV at the project rate. "
-        "IEM plug-ins are emulated; other plug-ins are skipped with a warning.",
+        "IEM plug-ins are emulated; tracks with MIDI, instruments or other plug-ins stop the "
+        "command (--skip-unplayable: a warning each, MIDI silent, other plug-ins skipped).",
     )
     parser.add_argument("project", help="path to an .RPP file")
     parser.add_argument("--track", help="track or folder name or GUID (default: the whole mix)")
     parser.add_argument("-o", "--output", required=True, help="output .wav path")
     add_skip_missing(parser)
+    add_skip_unplayable(parser)
     parser.set_defaults(run=run)
 
 
@@ -30,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     with console.status("rendering…"):
         audio, rate, warnings = render_project_track(
-            args.project, args.track, skip_missing=args.skip_missing
+            args.project, args.track, skip_missing=args.skip_missing,
+            skip_unplayable=args.skip_unplayable,
         )
     for message in warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")

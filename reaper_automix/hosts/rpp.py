@@ -285,6 +285,8 @@ def _read_item(block: Block, folder: Path) -> Item:
         if isinstance(child, Block):
             if child.tag == "SOURCE":
                 takes[-1].source = _read_source(child, folder)
+            elif child.tag == "TAKEFX":
+                takes[-1].fx = [fx for fx, _ in _read_fx_chain(child)]
             continue
         key, values = child.key, child.values
         if key == "TAKE":

@@ -177,6 +177,27 @@ def effective_t60(rev_time: float, *, fresh_instance: bool = True) -> float:
     return STARTUP_T60 if fresh_instance and value == _DEFAULT_REV_TIME else value
 
 
+def decay_time(params: Mapping[str, float], frequencies_hz: np.ndarray, sample_rate: float, *,
+               fresh_instance: bool = True) -> np.ndarray:
+    """T60 in seconds at ``frequencies_hz``: the plug-in's own decay display (iem.md 8.3),
+    −3 / log10(|H_low(f)|·|H_high(f)|·10^(−3/RT)) with the shelves at their per-second gains,
+    RT as the network runs it (:func:`effective_t60`). Infinite where the loop gain is ≥ 1."""
+    values = FDNREVERB.complete(params)
+    t60 = effective_t60(values["revTime"], fresh_instance=fresh_instance)
+    f = np.clip(np.asarray(frequencies_hz, np.float64), 0.0, sample_rate / 2.0 * (1.0 - 1e-9))
+    z = np.exp(-2j * np.pi * f / sample_rate)
+    one_second = np.array([int(sample_rate)])
+    loop_db = np.full(f.shape, -3.0 * 20.0 / t60)  # 20·log10 of the overall gain per second
+    for kind, band in ((HIGH_SHELF, "high"), (LOW_SHELF, "low")):
+        b0, b1, b2, a1, a2 = _shelf_rows(kind, values[f"{band}Cutoff"], values[f"{band}Q"],
+                                         values[f"{band}Gain"], one_second,
+                                         sample_rate)[0].astype(np.float64)
+        response = (b0 + b1 * z + b2 * z * z) / (1.0 + a1 * z + a2 * z * z)
+        loop_db += 20.0 * np.log10(np.abs(response))
+    with np.errstate(divide="ignore"):
+        return np.where(loop_db < 0.0, -60.0 / np.minimum(loop_db, -1e-12), np.inf)
+
+
 def process(params: Mapping[str, float], audio: np.ndarray, sample_rate: float, *,
             fresh_instance: bool = True) -> np.ndarray:
     """FdnReverb on (n_samples, n_channels) audio (≤ 64 channels); float32 out, same shape.

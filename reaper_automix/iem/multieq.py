@@ -140,6 +140,21 @@ def _run_section(signal: np.ndarray, row: np.ndarray) -> None:
         signal[i] = y
 
 
+def frequency_response(params: Mapping[str, float], frequencies_hz: np.ndarray,
+                       sample_rate: float) -> np.ndarray:
+    """Magnitude response in dB of the whole cascade (the float32 :func:`sections` the plug-in
+    runs) at ``frequencies_hz``, evaluated in double. Frequencies at or above Nyquist are
+    clamped to just below it."""
+    nyquist = sample_rate / 2.0
+    f = np.clip(np.asarray(frequencies_hz, np.float64), 0.0, nyquist * (1.0 - 1e-9))
+    z = np.exp(-2j * np.pi * f / sample_rate)  # z^-1
+    response = np.ones(f.shape, np.complex128)
+    for b0, b1, b2, a1, a2 in sections(params, sample_rate).astype(np.float64):
+        response *= (b0 + b1 * z + b2 * z * z) / (1.0 + a1 * z + a2 * z * z)
+    with np.errstate(divide="ignore"):
+        return 20.0 * np.log10(np.abs(response))
+
+
 def process(params: Mapping[str, float], audio: np.ndarray, sample_rate: float) -> np.ndarray:
     """MultiEQ on (n_samples, n_channels) audio; returns float32 of the same shape.
 

@@ -119,6 +119,40 @@ def processed_channels(order_setting: float, host_channels: int) -> int:
     return min(host_channels, (order + 1) ** 2)
 
 
+def static_curve(params: Mapping[str, float], input_db: np.ndarray) -> np.ndarray:
+    """Steady-state output level in dB for a detector level ``input_db`` (iem.md 7.2): the
+    level plus the quadratic soft-knee gain reduction plus make-up, in double."""
+    values = OMNICOMPRESSOR.complete(params)
+    level = np.asarray(input_db, np.float64)
+    threshold, knee, ratio = values["threshold"], values["knee"], values["ratio"]
+    slope = -1.0 if ratio > 15.9 else 1.0 / ratio - 1.0
+    over = np.maximum(level, -100.0) - threshold
+    reduction = np.where(over > knee / 2.0, slope * over, 0.0)
+    if knee > 0:
+        in_knee = np.abs(over) <= knee / 2.0
+        reduction = np.where(in_knee, slope * (over + knee / 2.0) ** 2 / (2.0 * knee), reduction)
+    return level + reduction + values["outGain"]
+
+
+def gain_reduction(params: Mapping[str, float], audio: np.ndarray, sample_rate: float, *,
+                   block_size: int = 512) -> np.ndarray:
+    """The gain reduction in dB (≤ 0, make-up not included) that multiplies each output sample
+    of :func:`process` on the same audio: keyed from channel 0, with the ballistics and, when
+    ``lookAhead`` is on, the plug-in's look-ahead ramps."""
+    if block_size < 1:
+        raise ValueError("block_size must be positive")
+    values = OMNICOMPRESSOR.complete(params)
+    signal = np.asarray(audio, dtype=np.float32).reshape(len(audio), -1)
+    reduction = _reduction(
+        np.ascontiguousarray(signal[:, 0]), F32(values["threshold"]), F32(values["knee"]),
+        F32(values["ratio"]), _smoothing(values["attack"], sample_rate),
+        _smoothing(values["release"], sample_rate),
+    )
+    if values["lookAhead"] >= 0.5:
+        reduction = _lookahead_shape(reduction, lookahead_delay(sample_rate), block_size)
+    return reduction
+
+
 def process(params: Mapping[str, float], audio: np.ndarray, sample_rate: float, *,
             block_size: int = 512, host_channels: int = 64) -> np.ndarray:
     """OmniCompressor on (n_samples, n_channels) audio; float32 out, same shape.
@@ -130,14 +164,9 @@ def process(params: Mapping[str, float], audio: np.ndarray, sample_rate: float, 
         raise ValueError("block_size and host_channels must be positive")
     values = OMNICOMPRESSOR.complete(params)
     signal = np.asarray(audio, dtype=np.float32)
-    reduction = _reduction(
-        np.ascontiguousarray(signal[:, 0]), F32(values["threshold"]), F32(values["knee"]),
-        F32(values["ratio"]), _smoothing(values["attack"], sample_rate),
-        _smoothing(values["release"], sample_rate),
-    )
+    reduction = gain_reduction(values, signal, sample_rate, block_size=block_size)
     if values["lookAhead"] >= 0.5:
         delay = lookahead_delay(sample_rate)
-        reduction = _lookahead_shape(reduction, delay, block_size)
         signal = np.concatenate([np.zeros((delay, signal.shape[1]), np.float32), signal])
         signal = signal[: audio.shape[0]]
     gain = _db_to_gain(reduction, F32(values["outGain"]))

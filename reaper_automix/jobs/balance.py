@@ -16,9 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from ..analysis.cfb import METHODS
+from ..analysis.spectrum import SpectrumRecorder
+from ..audio.playable import (
+    UnplayableTracksError,
+    analysed_children,
+    describe_unplayable,
+    tracks_to_render,
+    unplayable_tracks,
+    unplayable_warning,
+)
 from ..audio.render import Renderer
 from ..decisions.balance import decide_balance
 from ..hosts.rpp import open_project
+from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
 
@@ -102,36 +112,63 @@ def plan_balance(
     method: str = "centroid",
     recursive: bool = False,
     skip_missing: bool = False,
+    skip_unplayable: bool = False,
+    rendered: Mapping[str, str] | None = None,
+    rendered_start: float = 0.0,
+    rendered_post_fader: bool = False,
     offsets_db: Mapping[str, float] | None = None,
+    spectra: SpectrumRecorder | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> BalanceReport:
     """Balance the chosen folders, setting the children's faders in the model (not saved).
 
     ``offsets_db`` maps a track GUID to its target relative to the group's common CFB loudness
-    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB.
+    (e.g. −6 for a hi-hat kept under the kick); tracks not named get 0 dB. Tracks the headless
+    renderer cannot play must come as REAPER's renders (``rendered``, see
+    :class:`~reaper_automix.audio.render.Renderer`), else they are refused, or analysed as it
+    plays them with ``skip_unplayable`` (a warning each). ``spectra``, when given (for the
+    report), records each analysed child's long-term spectrum by GUID.
     """
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     folders = groups_to_balance(project, groups, recursive)
-    renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0)  # one read per source
+    renderer = Renderer(project, skip_missing=skip_missing, cache_bytes=0,  # one read per source
+                        rendered=rendered, rendered_start=rendered_start,
+                        rendered_post_fader=rendered_post_fader)
+    roots = [child for folder in folders for child in analysed_children(folder)]
+    missing = [t for t in tracks_to_render(roots) if renderer.rendered_track_path(t) is None]
+    unplayable = unplayable_tracks(roots) if missing else []
+    if unplayable and not skip_unplayable:
+        raise UnplayableTracksError(describe_unplayable(
+            unplayable, "Run AutoMix: Auto balance group inside REAPER (REAPER renders them)"))
     report = BalanceReport(method=method)
+    before = {id(t): t.volume for t in project.tracks}
     for number, folder in enumerate(folders):
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         progress(number / len(folders), f"balancing {folder.display_name}")
-        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}))
+        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, spectra))
         release_freed_memory()
-    report.warnings = list(renderer.warnings)
+    report.warnings = [*map(unplayable_warning, unplayable), *renderer.warnings]
+    report.warnings += [  # a REAPER render holds the children's faders as they were
+        f"folder {t.display_name!r} was rendered by REAPER with its children's faders as they "
+        f"were before this balance; run the action again to balance {t.parent.display_name!r} "
+        "with the new ones" for f in folders for t in analysed_children(f)
+        if renderer.rendered_track_path(t) is not None
+        and any(d.volume != before[id(d)] for d in t.descendants())]
     progress(1.0, "done")
     return report
 
 
 def _balance_folder(
-    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float]
+    renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float],
+    spectra: SpectrumRecorder | None = None,
 ) -> GroupBalance:
-    candidates = [c for c in folder.children if c.main_send and not c.mute]
+    candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
+    if spectra is not None:
+        loaders = [spectra.recording(c.guid, load) for c, load in zip(candidates, loaders)]
     decision = decide_balance(  # renders each child on the analysis threads, one at a time
         loaders, renderer.sample_rate, method=method,
         offsets_db=[offsets_db.get(child.guid, 0.0) for child in candidates],
@@ -175,21 +212,28 @@ def _has_items(track: Track) -> bool:
 
 
 def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
-    """Worker entry point: balance a project snapshot and return the new fader values."""
+    """Worker entry point: balance a project snapshot and return the new fader values (and
+    write the report and previews the request asks for, see :mod:`reaper_automix.report`)."""
+    asked = ReportRequest.from_request(request)
     try:
-        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
-        if request.get("sample_rate"):
-            project.sample_rate = int(request["sample_rate"])
+        project = _open_snapshot(request)
         before = {id(t): t.volume for t in project.tracks}
+        spectra = SpectrumRecorder(project.sample_rate) if asked.html else None
         report = plan_balance(
             project,
             request.get("groups") or None,
             method=request.get("method", "centroid"),
             recursive=bool(request.get("recursive", False)),
             skip_missing=bool(request.get("skip_missing", False)),
+            skip_unplayable=bool(request.get("skip_unplayable", False)),
+            rendered=request.get("rendered") or None,
+            rendered_start=float(request.get("rendered_start", 0.0)),
+            rendered_post_fader=bool(request.get("rendered_post_fader", False)),
+            spectra=spectra,
             progress=progress,
             cancelled=cancelled,
         )
+        files = _publish(asked, request, report, spectra, project) if asked.wanted else None
     except (OSError, ValueError, LookupError) as exc:  # missing media, bad project, no track
         raise JobError(str(exc)) from exc
     faders = [
@@ -197,4 +241,25 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         for t in project.tracks
         if t.volume != before[id(t)]
     ]
-    return {"faders": faders, "report": report.to_json()}
+    result = {"faders": faders, "report": report.to_json()}
+    return result if files is None else {**result, "files": files}
+
+
+def _publish(asked: ReportRequest, request: dict[str, Any], report: BalanceReport,
+             spectra: SpectrumRecorder | None, project: Project) -> dict[str, Any]:
+    from ..report.balance import publish_balance  # matplotlib: imported only for a report
+
+    before = _open_snapshot(request) if asked.preview_dir else None
+    render = {"rendered": request.get("rendered") or None,
+              "rendered_start": float(request.get("rendered_start", 0.0)),
+              "rendered_post_fader": bool(request.get("rendered_post_fader", False))}
+    return job_files(asked, partial(publish_balance, report.to_json(), spectra), before=before,
+                     after=project, skip_missing=bool(request.get("skip_missing", False)),
+                     render=render)
+
+
+def _open_snapshot(request: dict[str, Any]) -> Project:
+    project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+    if request.get("sample_rate"):
+        project.sample_rate = int(request["sample_rate"])
+    return project

@@ -25,6 +25,7 @@ from ..worker.client import WorkerProcess, WorkerStartError
 from .api import ReaperApi
 from .config import ConfigError, WorkerConfig, load_worker_config
 from .snapshot import SnapshotError, take_snapshot
+from .stems import StemRenderError, StemRequest
 
 TITLE = "AutoMix"
 #: What REAPER runs on each deferred tick: module state survives between ticks and actions.
@@ -38,13 +39,16 @@ class JobSpec:
     """What an action asks of the worker and how it applies the answer.
 
     ``apply(result)`` runs only after the worker succeeded and the project is unchanged; it
-    writes to the project (one undo point) and returns a summary for the console.
+    writes to the project (one undo point) and returns a summary for the console. ``stems``:
+    tracks REAPER renders (pre-fader) before the worker starts; the request then carries them
+    (:meth:`reaper_automix.reaper.stems.Stems.request_fields`).
     """
 
     job: str  # worker job type (reaper_automix.jobs)
     label: str  # what the user sees, e.g. "balance Drums, Bass"
     params: dict[str, Any]
     apply: Callable[[dict[str, Any]], str]
+    stems: StemRequest | None = None
 
 
 @dataclass
@@ -82,7 +86,7 @@ def start(api: ReaperApi, proj: str, spec: JobSpec) -> bool:
     job_dir = protocol.new_job_dir()
     try:
         job = _launch(api, proj, spec, config, job_dir)
-    except (SnapshotError, WorkerStartError, OSError) as exc:
+    except (SnapshotError, StemRenderError, WorkerStartError, OSError) as exc:
         shutil.rmtree(job_dir, ignore_errors=True)
         return _refuse(api, f"{exc}\n\nNothing was changed.")
     _current = job
@@ -93,9 +97,12 @@ def start(api: ReaperApi, proj: str, spec: JobSpec) -> bool:
 
 def _launch(api: ReaperApi, proj: str, spec: JobSpec, config: WorkerConfig,
             job_dir: Path) -> RunningJob:
-    state_count = api.state_change_count(proj)
     snapshot = take_snapshot(api, proj, job_dir)
-    protocol.write_request(job_dir, spec.job, {**snapshot.request_fields(), **spec.params})
+    fields = {**snapshot.request_fields(), **spec.params}
+    if spec.stems is not None:  # blocks REAPER while it renders; the user's settings come back
+        fields.update(spec.stems.render(api, proj, job_dir / "stems").request_fields())
+    state_count = api.state_change_count(proj)  # after the render, which is not a user's change
+    protocol.write_request(job_dir, spec.job, fields)
     worker = WorkerProcess.start(config.python, job_dir)
     return RunningJob(api, proj, spec, job_dir, worker, state_count,
                       deadline=time.monotonic() + config.timeout_s,

@@ -19,7 +19,9 @@ or has nothing (checked against reapy 0.10.0; docs/reaper.md, "python-reapy"):
 - state chunks, ``GetProjectStateChangeCount``, item/take strings, ``TrackFX_Get/SetNamedConfigParm``,
   ``TrackFX_AddByName``/``GetFXGUID``/``GetParamName`` and section sources: reapy has no call for
   them;
-- ``defer``: REAPER injects ``RPR_defer`` into the running script, which passes it here.
+- ``defer``: REAPER injects ``RPR_defer`` into the running script, which passes it here;
+- opening a file in the browser: REAPER has no call; SWS's ``CF_ShellExecute`` (re-exported by
+  reapy from ``reaper_python`` or ``sws_python``) where installed, else Python's ``webbrowser``.
 
 Every method takes and returns plain values (pointer strings such as
 ``'(MediaTrack*)0x00000000110A1AD0'``, numbers, text).
@@ -29,8 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import webbrowser
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -269,6 +273,23 @@ class ReaperApi:
                                                                        _NAME)
         return str(text) if ok else ""
 
+    def take_fx_count(self, take: str) -> int:
+        return int(_value(self.rpr.TakeFX_GetCount(take)))
+
+    def take_fx(self, take: str, index: int) -> tuple[str, str, str, bool, bool]:
+        """(shown name, plug-in name, type, enabled, offline) of a take FX."""
+        rpr = self.rpr
+
+        def config(key: str) -> str:
+            ok, _, _, _, value, _ = rpr.TakeFX_GetNamedConfigParm(take, index, key, "", _NAME)
+            return str(value) if ok else ""
+
+        shown = str(rpr.TakeFX_GetFXName(take, index, "", _NAME)[3])
+        name = config("fx_name") or shown
+        return (shown, name, config("fx_type") or name.split(":", 1)[0],
+                bool(_value(rpr.TakeFX_GetEnabled(take, index))),
+                bool(_value(rpr.TakeFX_GetOffline(take, index))))
+
     # -------------------------------------------------------------------- undo and refresh
     @contextlib.contextmanager
     def undo_block(self, proj: str, description: str, flags: int) -> Iterator[UndoPoint]:
@@ -283,12 +304,79 @@ class ReaperApi:
             finally:
                 self.rpr.Undo_EndBlock2(proj, point.description, int(flags))
 
+    # --------------------------------------------------------------- rendering and transport
+    def app_version(self) -> str:
+        """REAPER's version, e.g. ``7.28/linux-x86_64``."""
+        return str(_value(self.rpr.GetAppVersion()))
+
+    def project_info(self, proj: str, key: str) -> float:
+        """GetSetProjectInfo (``RENDER_SETTINGS``, ``RENDER_BOUNDSFLAG`` …), read."""
+        return float(_value(self.rpr.GetSetProjectInfo(proj, key, 0.0, False)))
+
+    def set_project_info(self, proj: str, key: str, value: float) -> None:
+        self.rpr.GetSetProjectInfo(proj, key, float(value), True)
+
+    def project_info_string(self, proj: str, key: str) -> str:
+        """GetSetProjectInfo_String (``RENDER_FILE``, ``RENDER_PATTERN``, ``RENDER_FORMAT``,
+        ``RENDER_TARGETS`` …), read."""
+        ok, _, _, value, _ = self.rpr.GetSetProjectInfo_String(proj, key, "", False)
+        return str(value) if ok else ""
+
+    def set_project_info_string(self, proj: str, key: str, value: str) -> None:
+        self.rpr.GetSetProjectInfo_String(proj, key, value, True)
+
+    def set_track_selected(self, track: str, selected: bool) -> None:
+        self.rpr.SetTrackSelected(track, bool(selected))
+
+    def time_range(self, proj: str, loop: bool) -> tuple[float, float]:
+        """The time selection (``loop=False``) or the loop points: (start, end)."""
+        result = self.rpr.GetSet_LoopTimeRange2(proj, False, loop, 0.0, 0.0, False)
+        return float(result[-3]), float(result[-2])
+
+    def set_time_range(self, proj: str, loop: bool, start: float, end: float) -> None:
+        self.rpr.GetSet_LoopTimeRange2(proj, True, loop, float(start), float(end), False)
+
+    def play_state(self, proj: str) -> int:
+        """&1 playing, &2 paused, &4 recording."""
+        return int(_value(self.rpr.GetPlayStateEx(proj)))
+
+    def play_position(self, proj: str) -> float:
+        return float(_value(self.rpr.GetPlayPositionEx(proj)))
+
+    def cursor_position(self, proj: str) -> float:
+        return float(_value(self.rpr.GetCursorPositionEx(proj)))
+
+    def set_cursor_position(self, proj: str, seconds: float) -> None:
+        """Move the edit cursor without moving the view or seeking playback."""
+        self.rpr.SetEditCurPos2(proj, float(seconds), False, False)
+
+    def stop(self, proj: str) -> None:
+        self.rpr.OnStopButtonEx(proj)
+
+    def play(self, proj: str) -> None:
+        self.rpr.OnPlayButtonEx(proj)
+
+    def pause(self, proj: str) -> None:
+        self.rpr.OnPauseButtonEx(proj)
+
+    def run_action(self, proj: str, command: int) -> None:
+        """Main_OnCommandEx: a REAPER action (returns when it is done)."""
+        self.rpr.Main_OnCommandEx(int(command), 0, proj)
+
     # --------------------------------------------------------------------------- ext state
     def project_ext_state(self, proj: str, section: str, key: str) -> str:
         return str(self.rpr.GetProjExtState(proj, section, key, "", _NAME)[4])
 
     def set_project_ext_state(self, proj: str, section: str, key: str, value: str) -> None:
         self.rpr.SetProjExtState(proj, section, key, value)
+
+
+    def ext_state(self, section: str, key: str) -> str:
+        """REAPER's global ext-state (reaper-extstate.ini)."""
+        return str(_value(self.rpr.GetExtState(section, key)))
+
+    def set_ext_state(self, section: str, key: str, value: str) -> None:
+        self.rpr.SetExtState(section, key, value, True)
 
     # ---------------------------------------------------------------------------------- UI
     def console(self, text: str) -> None:
@@ -306,6 +394,15 @@ class ReaperApi:
             return None
         parts = str(values).split(",")
         return parts + [""] * (len(captions) - len(parts))
+
+    def open_file(self, path: str) -> bool:
+        """Open a file in the system's default application (a browser for .html): SWS's
+        ``CF_ShellExecute`` where SWS is installed, else Python's ``webbrowser``. False if
+        neither could."""
+        shell_execute = getattr(self.rpr, "CF_ShellExecute", None)
+        if shell_execute is not None and shell_execute(path) is not False:
+            return True
+        return bool(webbrowser.open(Path(path).resolve().as_uri()))
 
     def defer(self, code: str) -> None:
         """Run ``code`` (Python source, as a string) on a later UI tick."""

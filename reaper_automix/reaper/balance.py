@@ -2,28 +2,33 @@
 
 The first balances the folders chosen by the selection (selected folder tracks, or the folder
 around any selected track) in the worker job ``balance`` and writes the children's faders as one
-undo point; the second asks for the method, recursion and report options and keeps them in the
-project (project ext-state). Standard library only: this runs inside REAPER.
+undo point; children only REAPER can play (MIDI, instruments, other plug-ins) are rendered by
+REAPER first (:mod:`.stems`). The second asks for the method, recursion, report and render
+options (report and render options are shared by every action, see :mod:`.report` and
+:mod:`.stems`) and keeps them in the project (project ext-state). Standard library only: this
+runs inside REAPER.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..audio.playable import RENDER_MODES, analysed_children, tracks_to_render
 from ..session import Project, Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
+from .report import CAPTIONS as REPORT_CAPTIONS
+from .report import YES, ReportSettings, deliver, parse_yes_no, preview_stems, yes_no
+from .stems import StemRequest, load_render_mode, save_render_mode
 
 METHODS = ("centroid", "f0", "lufs")
 SECTION = "reaper-automix"
 SETTINGS_TITLE = "AutoMix: Auto balance group (settings)"
-_YES, _NO = ("yes", "y", "1", "true", "on"), ("no", "n", "0", "false", "off")
+CAPTIONS = ("Method (centroid/f0/lufs)", "Recursive (yes/no)", *REPORT_CAPTIONS,
+            "Render (auto/reaper/headless)")
 
 
 @dataclass
@@ -32,7 +37,8 @@ class BalanceSettings:
 
     method: str = "centroid"
     recursive: bool = False
-    write_report: bool = False
+    report: ReportSettings = field(default_factory=ReportSettings)  # shared by every action
+    render: str = RENDER_MODES[0]  # who renders what the headless renderer cannot play (all actions)
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> BalanceSettings:
@@ -41,34 +47,31 @@ class BalanceSettings:
 
         method = get("balance_method")
         return cls(method=method if method in METHODS else cls.method,
-                   recursive=get("balance_recursive") in _YES,
-                   write_report=get("balance_report") in _YES)
+                   recursive=get("balance_recursive") in YES,
+                   report=ReportSettings.load(api, proj),
+                   render=load_render_mode(api, proj))
 
     def save(self, api: ReaperApi, proj: str) -> None:
         api.set_project_ext_state(proj, SECTION, "balance_method", self.method)
-        api.set_project_ext_state(proj, SECTION, "balance_recursive", _yes_no(self.recursive))
-        api.set_project_ext_state(proj, SECTION, "balance_report", _yes_no(self.write_report))
+        api.set_project_ext_state(proj, SECTION, "balance_recursive", yes_no(self.recursive))
+        self.report.save(api, proj)
+        save_render_mode(api, proj, self.render)
 
-
-def _yes_no(value: bool) -> str:
-    return "yes" if value else "no"
+    def answers(self) -> list[str]:
+        return [self.method, yes_no(self.recursive), *self.report.answers(), self.render]
 
 
 def parse_settings(values: list[str]) -> BalanceSettings:
-    """The three answers of the settings dialog; ValueError names the bad one."""
-    method, recursive, report = (v.strip().lower() for v in values[:3])
+    """The answers of the settings dialog, in :data:`CAPTIONS` order (an empty render answer:
+    auto); ValueError names the bad one."""
+    method, recursive, *report, render = (v.strip().lower() for v in [*values, ""][:6])
+    render = render or RENDER_MODES[0]
     if method not in METHODS:
         raise ValueError(f"method {method!r}: type one of {', '.join(METHODS)}")
-    return BalanceSettings(method, _parse_yes_no("recursive", recursive),
-                           _parse_yes_no("write report", report))
-
-
-def _parse_yes_no(what: str, text: str) -> bool:
-    if text in _YES:
-        return True
-    if text in _NO:
-        return False
-    raise ValueError(f"{what} {text!r}: type yes or no")
+    if render not in RENDER_MODES:
+        raise ValueError(f"render {render!r}: type one of {', '.join(RENDER_MODES)}")
+    return BalanceSettings(method, parse_yes_no("recursive", recursive),
+                           ReportSettings.parse(report), render)
 
 
 # ------------------------------------------------------------------------------- actions
@@ -77,9 +80,7 @@ def configure(api: ReaperApi) -> bool:
     proj, _ = api.current_project()
     current = BalanceSettings.load(api, proj)
     values = api.user_inputs(
-        SETTINGS_TITLE,
-        ["Method (centroid/f0/lufs)", "Recursive (yes/no)", "Write report (yes/no)"],
-        [current.method, _yes_no(current.recursive), _yes_no(current.write_report)],
+        SETTINGS_TITLE, list(CAPTIONS), current.answers(),
     )
     if values is None:
         return False
@@ -89,8 +90,11 @@ def configure(api: ReaperApi) -> bool:
         api.message_box(f"Not saved: {exc}.", SETTINGS_TITLE)
         return False
     settings.save(api, proj)
+    report = settings.report
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, recursive "
-                f"{_yes_no(settings.recursive)}, write report {_yes_no(settings.write_report)}\n")
+                f"{yes_no(settings.recursive)}, write report {yes_no(report.write)}, open it "
+                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}, "
+                f"render {settings.render}\n")
     return True
 
 
@@ -99,9 +103,10 @@ def run(api: ReaperApi) -> bool:
     if action.running() is not None:
         action.offer_cancel(api)
         return False
-    proj, _ = api.current_project()
+    proj, project_file = api.current_project()
+    settings = BalanceSettings.load(api, proj)
     host = LiveHost(api, proj)
-    project = host.read(media=False)
+    project = host.read(media=settings.render != "headless")  # items and FX: who plays what
     by_pointer = {host.pointer(t): t for t in project.tracks}
     selected = [by_pointer[p] for p in api.selected_tracks(proj) if p in by_pointer]
     folders = folders_for_selection(selected)
@@ -111,16 +116,39 @@ def run(api: ReaperApi) -> bool:
             "sets the faders of a folder's child tracks so that they sound equally loud.",
             action.TITLE)
         return False
-    settings = BalanceSettings.load(api, proj)
     names = [f.display_name for f in folders]
+    stems = stem_request(host, project, folders, settings)
     spec = action.JobSpec(
         job="balance",
         label="balance " + ", ".join(names),
         params={"groups": [f.guid for f in folders], "method": settings.method,
-                "recursive": settings.recursive, "skip_missing": False},
+                "recursive": settings.recursive, "skip_missing": False,
+                "skip_unplayable": stems is None,  # headless, or nothing REAPER must render
+                **settings.report.job_params("balance", project_file)},
         apply=lambda result: apply_result(api, proj, result, undo_description(names), settings),
+        stems=stems,
     )
     return action.start(api, proj, spec)
+
+
+def stem_request(host: LiveHost, project: Project, folders: list[Track],
+                 settings: BalanceSettings) -> StemRequest | None:
+    """The tracks REAPER renders for this balance: what the folders' analysis hears that the
+    headless renderer cannot play (``render: auto``), or all of it (``reaper``), and for A/B
+    previews the rest of the mix that only REAPER plays."""
+    if settings.render == "headless" or project.length <= 0:
+        return None
+    balanced = [*folders, *(t for f in folders if settings.recursive for t in f.descendants()
+                            if t.is_folder)]
+    analysed = [c for f in balanced for c in analysed_children(f)]
+    chosen = tracks_to_render(analysed, settings.render)
+    if settings.report.wants_previews:  # the previews hear the whole mix
+        extra = {id(t): t for t in preview_stems(project, analysed)}
+        chosen = sorted({**extra, **{id(t): t for t in chosen}}.values(), key=lambda t: t.index)
+    if not chosen:
+        return None
+    return StemRequest([(host.pointer(t), t) for t in chosen], 0.0, project.length,
+                       project.sample_rate)
 
 
 def folders_for_selection(selected: list[Track]) -> list[Track]:
@@ -156,8 +184,7 @@ def apply_result(api: ReaperApi, proj: str, result: dict[str, Any], description:
         lines.append("Nothing to change: no fader was moved.")
     else:
         lines.append(f"{changed} fader(s) moved — undo with Ctrl+Z (\"{description}\").")
-    if settings.write_report:
-        lines.append(f"Report written to {write_report(project, report)}")
+    lines.extend(deliver(api, result, settings.report, api.project_file(proj)))
     return "\n".join(lines)
 
 
@@ -187,16 +214,6 @@ def nothing_to_change(report: dict[str, Any]) -> str:
     return ("Nothing to change: no fader was moved.\n\n" + "\n".join(reasons[:12]) +
             "\n\nAuto balance group needs audio in the folder's child tracks: check that their "
             "items play and that their media files are online.")
-
-
-def write_report(project: Project, report: dict[str, Any]) -> Path:
-    """Write the JSON report next to the project file (the temp folder if never saved)."""
-    if project.path is not None:
-        path = project.path.with_name(project.path.stem + ".automix-balance.json")
-    else:
-        path = Path(tempfile.gettempdir()) / "automix-balance.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def _db(value: Any) -> str:

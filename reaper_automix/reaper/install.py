@@ -34,6 +34,8 @@ KB_BACKUP_SUFFIX = ".automix-bak"
 #: relative to the package. reaper_automix/__init__.py is replaced by :data:`PACKAGE_INIT`.
 LIGHT_MODULES = (
     "session.py",
+    "audio/__init__.py",
+    "audio/playable.py",
     "iem/__init__.py",
     "iem/params.py",
     "iem/state.py",
@@ -43,7 +45,9 @@ LIGHT_MODULES = (
     "reaper/balance.py",
     "reaper/config.py",
     "reaper/live.py",
+    "reaper/report.py",
     "reaper/snapshot.py",
+    "reaper/stems.py",
     "reaper/vocal.py",
     "rpp/__init__.py",
     "rpp/tokens.py",

@@ -145,7 +145,14 @@ class LiveHost:
             channel_mode=int(value("I_CHANMODE")),
             source=None if is_null(source) else self._read_source(source),
             guid=api.take_guid(pointer),
+            fx=[self._read_take_fx(pointer, i) for i in range(api.take_fx_count(pointer))],
         )
+
+    def _read_take_fx(self, take: str, index: int) -> FxInstance:
+        shown, name, kind, enabled, offline = self.api.take_fx(take, index)
+        return FxInstance(name=name, kind=kind,
+                          custom_name=shown if shown != name else "",
+                          bypassed=not enabled, offline=offline)
 
     def _read_source(self, pointer: str) -> Source:
         api = self.api

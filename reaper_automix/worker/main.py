@@ -23,7 +23,8 @@ def run_worker(job_dir: Path) -> int:
         protocol.append_progress(job_dir, fraction, message)
 
     try:
-        result = run_job(request, progress, lambda: protocol.cancel_requested(job_dir))
+        result = run_job({**request, "job_dir": str(job_dir)}, progress,
+                         lambda: protocol.cancel_requested(job_dir))
     except JobCancelled as exc:
         protocol.write_error(job_dir, "cancelled", str(exc))
         return 1

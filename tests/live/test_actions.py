@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from reaper_automix.audio.io import write_audio
 from reaper_automix.hosts.rpp import open_project
 from reaper_automix.reaper import action
+from reaper_automix.report.document import embedded_data
 from reaper_automix.rpp.builder import ItemSpec, TrackSpec, write_project
 
 from ..conftest import fixture_path
@@ -20,7 +23,9 @@ from ..reaper_sim import (
     SETTINGS_ACTION,
     YES,
     SimReaper,
+    add_midi,
     fake_python,
+    repo_python,
     write_worker_config,
 )
 
@@ -31,7 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 def resource(tmp_path: Path) -> Path:
     folder = tmp_path / "REAPER"
     folder.mkdir()
-    write_worker_config(folder, sys.executable)
+    write_worker_config(folder, repo_python(folder))
     return folder
 
 
@@ -91,23 +96,59 @@ def test_balance_action_writes_what_the_headless_balance_writes(demo, resource, 
 
 def test_settings_are_kept_in_the_project_and_used(demo, resource, tmp_path):
     sim = SimReaper(demo, resource)
-    sim.inputs.append(["lufs", "no", "yes"])
+    sim.inputs.append(["lufs", "no", "yes", "yes", "yes"])
     sim.run_script(SETTINGS_ACTION)
     assert sim.project_ext == {("reaper-automix", "balance_method"): "lufs",
                                ("reaper-automix", "balance_recursive"): "no",
-                               ("reaper-automix", "balance_report"): "yes"}
-    sim.inputs.append(["loudest", "no", "yes"])  # invalid: kept as before, and said so
+                               ("reaper-automix", "report"): "yes",
+                               ("reaper-automix", "report_open"): "yes",
+                               ("reaper-automix", "report_preview"): "yes",
+                               ("reaper-automix", "render"): "auto"}  # left empty: auto
+    sim.inputs.append(["loudest", "no", "yes", "yes", "yes"])  # invalid: kept, and said so
     sim.run_script(SETTINGS_ACTION)
     assert "Not saved: method 'loudest'" in last_message(sim)
-    assert sim.input_dialogs[-1][2] == "lufs,no,yes"  # the dialog shows the stored values
+    assert sim.input_dialogs[-1][2] == "lufs,no,yes,yes,yes,auto"  # the stored values
     sim.select("Other")
     run_balance(sim)
     expected = headless(demo, tmp_path / "out.RPP", "--group", "Other", "--method", "lufs")
     for guid, db in expected.items():
         assert faders_db(sim)[guid] == pytest.approx(db, abs=0.01)
-    report = demo.with_name(demo.stem + ".automix-balance.json")
-    assert json.loads(report.read_text())["method"] == "lufs"
+    report = demo.with_name(demo.stem + ".automix-balance.html")
+    previews = demo.with_name(demo.stem + ".automix-balance-preview")
+    assert report.is_file(), sim.console_text
+    page = report.read_text(encoding="utf-8")
+    assert embedded_data(page)["method"] == "lufs"
+    assert sorted(p.name for p in previews.iterdir()) == ["after.wav", "before.wav"]
+    assert f'src="{previews.name}/before.wav"' in page  # linked next to the page
     assert f"Report written to {report}" in sim.console_text
+    assert sim.opened == [str(report)]  # opened with SWS's CF_ShellExecute
+
+
+def test_report_previews_hear_what_only_reaper_plays(resource, tmp_path):
+    """With A/B previews on, REAPER also renders the tracks of the mix only it plays (a MIDI
+    synth outside the balanced folder), so that the previews hear the whole mix."""
+    song = tmp_path / "song"
+    (song / "media").mkdir(parents=True)
+    t = np.arange(2 * 48000) / 48000
+    for name, frequency in (("a", 220.0), ("b", 330.0)):
+        write_audio(song / "media" / f"{name}.wav", 0.2 * np.sin(2 * np.pi * frequency * t), 48000)
+    path = write_project(song / "s.RPP", [
+        TrackSpec("Keys", children=[TrackSpec("A", items=[ItemSpec("media/a.wav", 0.0, 2.0)]),
+                                    TrackSpec("B", items=[ItemSpec("media/b.wav", 0.0, 2.0)])]),
+        TrackSpec("Synth")], sample_rate=48000)
+    add_midi(path, "Synth", [(0.0, 2.0)])
+    sim = SimReaper(path, resource)
+    sim.project_ext.update({("reaper-automix", "report"): "yes",
+                            ("reaper-automix", "report_preview"): "yes"})
+    sim.select("Keys")
+    run_balance(sim)
+    (render,) = sim.renders
+    assert render["selected"] == ["Synth"], "the analysis needs no render; the previews do"
+    page = (song / "s.automix-balance.html").read_text(encoding="utf-8")
+    assert "headless renderer" not in page, "no track of the previews was left unheard"
+    assert sorted(p.name for p in (song / "s.automix-balance-preview").iterdir()) == [
+        "after.wav", "before.wav"]
+    assert sim.undo_blocks and sim.opened == []  # report on, opening it off
 
 
 def test_running_again_and_answering_no_keeps_the_job(demo, resource):
@@ -127,13 +168,16 @@ def test_running_again_and_answering_no_keeps_the_job(demo, resource):
     ("spatlab-iem-template.rpp", "AmbisonicBus"),
 ])
 def test_real_fixtures_give_what_the_headless_balance_gives(name, selected, resource):
-    """Their folders hold no audio: the action changes nothing, as the CLI, and says why."""
+    """Their folders hold no audio: the action changes nothing, as the CLI, and says why. Their
+    plug-ins (JS, IEM plug-ins other than our three) are REAPER's to play: the action has REAPER
+    render those tracks, the CLI skips them when told to."""
     path = fixture_path(name)
     sim = SimReaper(path, resource)
     before = sim.volumes()
     sim.select(selected)
     run_balance(sim)
-    report = headless_report(path, "--group", sim.track(selected).guid)
+    report = headless_report(path, "--group", sim.track(selected).guid, "--skip-unplayable")
+    assert bool(sim.renders) == (sim.project.length > 0)  # a template has nothing to render
     assert sim.volumes() == before and sim.undo_blocks == []
     message = last_message(sim)
     assert message.startswith("Nothing to change") and "needs audio" in message
@@ -223,15 +267,25 @@ def test_timeout_stops_the_worker(demo, resource):
     assert sim.volumes() == before and sim.undo_blocks == []
 
 
-def test_project_changed_meanwhile_is_not_overwritten(demo, resource):
-    sim = SimReaper(demo, resource)
+def test_project_changed_meanwhile_is_not_overwritten(demo, resource, tmp_path):
+    folder = tmp_path / "song"  # a copy, so that no report of another test is next to it
+    folder.mkdir()
+    project = folder / demo.name
+    project.write_bytes(demo.read_bytes())
+    (folder / "media").symlink_to(demo.parent / "media")
+    sim = SimReaper(project, resource)
+    sim.project_ext[("reaper-automix", "report")] = "yes"
     sim.select("Drums")
     sim.run_script(BALANCE_ACTION)
+    job_dir = action.running().job_dir
     sim.user_edit("Kick", 0.5)
     expected = sim.volumes()
     sim.run_deferred()
     assert "The project changed while AutoMix was working" in last_message(sim)
     assert sim.volumes() == expected and sim.undo_blocks == []
+    assert sorted(p.name for p in folder.iterdir()) == sorted([project.name, "media"]), \
+        "no report of a result that was not applied"
+    assert not job_dir.exists() and sim.opened == []
 
 
 def test_project_closed_meanwhile(demo, resource):
