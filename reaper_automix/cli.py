@@ -14,7 +14,7 @@ from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
 COMMANDS = ("inspect", "render", "analyze", "balance", "vocal", "demo", "install", "worker",
-            "train", "eval")
+            "generate", "train", "eval")
 
 console = Console(stderr=True)
 

@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # iem-plugin-suite-vst: golden tests; chromium + chromium-driver: the report's browser test;
-# the rest: the generator's instruments and voices
-SYSTEM_PACKAGES=(iem-plugin-suite-vst chromium chromium-driver fluid-soundfont-gm hydrogen-drumkits klettres-data lmms lmms-common)
+# fluid-soundfont-gm, hydrogen-drumkits, klettres-data, lmms: the session generator's sources
+SYSTEM_PACKAGES=(iem-plugin-suite-vst chromium chromium-driver fluid-soundfont-gm hydrogen-drumkits
+                 klettres-data lmms lmms-common)
 missing=()
 for pkg in "${SYSTEM_PACKAGES[@]}"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

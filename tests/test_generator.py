@@ -14,7 +14,7 @@ from reaper_automix.analysis.roles import ROLES
 from reaper_automix.generator import (GeneratedSession, SessionCheckError, SessionSpec,
                                       SourceUnavailableError, check_session, generate_session,
                                       load_session)
-from reaper_automix.generator.arrange import timeline
+from reaper_automix.generator.arrange import in_short_bars, timeline
 from reaper_automix.generator.drumkit import Hit, KitInstrument, Layer, load_kit, render_hits
 from reaper_automix.generator.spec import PROGRAMS, TEXTURES, PartSpec, part_role
 from reaper_automix.music.score import Note, Piece
@@ -38,10 +38,16 @@ def _needs_sources() -> None:
         pytest.skip(f"generator sources missing (scripts/setup.sh installs them): {exc}")
 
 
+#: The parts of the short session, pinned so the test's cost does not depend on the draw.
+SHORT_PARTS = (PartSpec("lead_vocal", -1, "syllables", 95), PartSpec("bass", 33, "quarters", 96),
+               PartSpec("chords", 0, "beats", 80), PartSpec("strum", 25, "down_up", 80),
+               PartSpec("backing_vocal", -1, "syllables", 80, "inner:0"))
+
+
 @pytest.fixture(scope="module")
 def short_session(tmp_path_factory: pytest.TempPathFactory) -> GeneratedSession:
     _needs_sources()
-    spec = SessionSpec.draw(7, **SHORT)
+    spec = SessionSpec.draw(7, **SHORT).with_changes(parts=SHORT_PARTS)
     return generate_session(spec, cache_dir=tmp_path_factory.mktemp("cache"))
 
 
@@ -93,6 +99,15 @@ def test_timeline_loops_the_piece_and_keeps_the_pickup_on_the_grid() -> None:
     assert top[2].length == pytest.approx(3.0)  # the held end is cut by the next pickup
     assert top[-1].start + top[-1].length == pytest.approx(20.0)  # cut at the end bar line
     assert top[0].pitch == 70
+
+
+def test_alla_breve_pieces_are_read_in_half_notes() -> None:
+    parts = tuple((Note(0.0, 4.0, pitch), Note(4.0, 4.0, pitch)) for pitch in (72, 64, 48))
+    piece = Piece("breve", parts, ("s", "a", "b"), 8.0, 0.0, 8.0, (8.0,), "")
+    short = in_short_bars(piece)
+    assert (short.bar, short.end, short.phrase_ends) == (4.0, 4.0, (4.0,))
+    assert short.parts[0] == (Note(0.0, 2.0, 72), Note(2.0, 2.0, 72))
+    assert in_short_bars(short) is short
 
 
 def test_kit_parsing_handles_namespaces_old_files_and_layers(tmp_path: Path) -> None:
@@ -151,7 +166,7 @@ def test_hi_hat_choke_cuts_the_open_hat() -> None:
 
 
 def test_short_session_passes_every_check(short_session: GeneratedSession) -> None:
-    """data.md §5 on a 9 s session with drums, bass, chords, a lead and backing vocals."""
+    """data.md §5 on a 9 s session with drums, bass, two chord parts, lead and backing vocal."""
     report = check_session(short_session, pitch=True, determinism=True)
     assert report.ok and report.tempo_measured == pytest.approx(100.0, rel=0.005)
     judged = {c.role: c for c in report.stems if c.pitch_notes}
@@ -214,3 +229,45 @@ def test_checks_name_the_broken_stem(short_session: GeneratedSession, tmp_path: 
         check_session(broken, pitch=False)
     report = check_session(broken, pitch=False, raise_on_failure=False)
     assert not report.ok and len(report.problems) >= 1
+
+
+def test_cli_generate_writes_projects_stems_and_manifest(tmp_path: Path) -> None:
+    _needs_sources()
+    from reaper_automix.cli import main
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    argv = ["generate", "--out", str(out), "--seed", "5", "--length", "8", "--no-vocal",
+            "--family", "chorales", "--cache", str(cache)]
+    assert main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    [entry] = manifest["sessions"]
+    folder = out / entry["folder"]
+    assert (out / entry["project"]).is_file() and (folder / "session.json").is_file()
+    assert not entry["vocal"] and entry["seed"] == 5
+    assert all((out / s["file"]).is_file() and s["role"] in ROLES for s in entry["stems"])
+    assert any(s["fader_db"] != 0.0 for s in entry["stems"])  # ±6 dB offsets by default
+    assert main(argv) == 2  # refuses to overwrite without --force
+    assert main([*argv, "--force"]) == 0
+
+
+def test_bass_line_is_the_lowest_sounding_voice() -> None:
+    from reaper_automix.generator.arrange import lowest_line
+
+    tenor = (Note(0.0, 4.0, 55),)
+    bass = (Note(2.0, 1.0, 43), Note(3.0, 1.0, 43))  # enters late, struck twice
+    line = lowest_line([tenor, bass])
+    assert line == (Note(0.0, 2.0, 55), Note(2.0, 1.0, 43), Note(3.0, 1.0, 43))
+
+
+def test_sung_vocal_does_not_depend_on_what_was_sung_before() -> None:
+    """A cached generator must give the same stem whatever the process rendered earlier."""
+    _needs_sources()
+    from reaper_automix.generator.vocals import SungNote, sing
+
+    notes = [SungNote(0.1, 0.4, 64, 90), SungNote(0.6, 2.5, 67, 100)]  # the second needs 2 passes
+    n = int(3.5 * 44100)
+    first = sing(notes, n, False, np.random.default_rng(3))
+    sing([SungNote(0.0, 3.0, 52, 80)], n, False, np.random.default_rng(4))  # something else
+    again = sing(notes, n, False, np.random.default_rng(3))
+    assert np.abs(first).max() > 0.01
+    np.testing.assert_array_equal(first, again)

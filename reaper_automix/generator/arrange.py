@@ -30,6 +30,7 @@ class Timeline:
     first_bar_q: float  # the first full bar line (after a pickup)
     end_q: float  # music stops at this bar line
     phrase_ends_q: tuple[float, ...]
+    lowest: tuple[Note, ...]  # the lowest sounding note at any time (the bass line)
 
     @property
     def top(self) -> tuple[Note, ...]:
@@ -37,7 +38,9 @@ class Timeline:
 
     @property
     def bottom(self) -> tuple[Note, ...]:
-        return self.parts[-1]
+        """The bass line: the lowest sounding voice, so that a bottom part that rests or
+        enters late (madrigals, Palestrina) leaves no hole."""
+        return self.lowest
 
     @property
     def inner(self) -> tuple[tuple[Note, ...], ...]:
@@ -55,6 +58,19 @@ class Timeline:
             index = int(name.split(":", 1)[1])
             return list(self.inner[min(index, len(self.inner) - 1)])
         raise ValueError(f"unknown score source {name!r} (top, bottom, inner, inner:N)")
+
+
+def in_short_bars(piece: Piece, max_bar_q: float = 4.0) -> Piece:
+    """``piece`` with every time halved until a bar is at most ``max_bar_q`` quarters: alla
+    breve works (Palestrina's 4/2) are read with the half note as the beat."""
+    if piece.bar <= max_bar_q:
+        return piece
+    half = Piece(piece.name,
+                 tuple(tuple(Note(n.start / 2, n.length / 2, n.pitch, n.velocity) for n in part)
+                       for part in piece.parts),
+                 piece.part_names, piece.bar / 2, piece.song_start / 2, piece.end / 2,
+                 tuple(t / 2 for t in piece.phrase_ends), piece.key)
+    return in_short_bars(half, max_bar_q)
 
 
 def timeline(piece: Piece, end_q: float, transpose: int) -> Timeline:
@@ -77,7 +93,30 @@ def timeline(piece: Piece, end_q: float, transpose: int) -> Timeline:
         parts.append(tuple(looped))
     phrases = tuple(p + c * period for c in range(copies) for p in piece.phrase_ends
                     if p + c * period < end_q)
-    return Timeline(tuple(parts), piece.bar, first_bar, end_q, phrases)
+    return Timeline(tuple(parts), piece.bar, first_bar, end_q, phrases, lowest_line(parts))
+
+
+def lowest_line(parts: list[tuple[Note, ...]]) -> tuple[Note, ...]:
+    """At every moment the lowest sounding note of all parts, as one monophonic line: a note
+    starts wherever the lowest note changes or is struck again."""
+    notes = sorted((n for part in parts for n in part), key=lambda n: n.start)
+    times = sorted({t for n in notes for t in (n.start, n.start + n.length)})
+    line: list[Note] = []
+    active: list[Note] = []
+    current, following = None, 0
+    for start, end in zip(times, times[1:]):
+        while following < len(notes) and notes[following].start <= start:
+            active.append(notes[following])
+            following += 1
+        active = [n for n in active if n.start + n.length > start]
+        lowest = min(active, key=lambda n: (n.pitch, n.start)) if active else None
+        if lowest is not None and lowest is current:
+            last = line[-1]
+            line[-1] = Note(last.start, end - last.start, last.pitch, last.velocity)
+        elif lowest is not None:
+            line.append(Note(start, end - start, lowest.pitch, lowest.velocity))
+        current = lowest
+    return tuple(line)
 
 
 def _clamp(pitch: int) -> int:
@@ -92,9 +131,7 @@ def part_notes(line: Timeline, part: PartSpec, tempo: float,
         "backing_vocal": _legato, "bass": _bass, "chords": _chords, "arpeggio": _arpeggio,
         "strum": _strum, "fx": _fx,
     }
-    source = part.source or {"bass": "bottom", "sustain": "inner", "counter": "inner:0",
-                             "backing_vocal": "inner:0"}.get(part.texture, "top")
-    notes = builders[part.texture](line, line.source(source), part, tempo)
+    notes = builders[part.texture](line, line.source(part.score_part), part, tempo)
     centre = _centre(part)
     shift = 12 * round((centre - _median_pitch(notes)) / 12) if notes else 0
     return [Note(n.start, n.length, _clamp(n.pitch + shift),

@@ -42,8 +42,6 @@ PIECES: dict[str, tuple[int, str]] = {
     "cowbell": (56, r"cowbell"),
     "bongo_high": (60, r"bongo ?hi"),
     "bongo_low": (61, r"bongo ?lo"),
-    "cajon": (38, r"cajon slap"),
-    "clave": (75, r"clave"),
     "snaps": (39, r"finger ?snap"),
 }
 

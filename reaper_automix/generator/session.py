@@ -16,27 +16,26 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ..analysis.loudness import LoudnessMeter
 from ..audio.io import read_audio, write_float_wav
-from ..music.score import Note, load_piece
+from ..music.score import Note, Piece, load_piece
 from ..music.synth import GMSynth
 from ..rpp.builder import ItemSpec, TrackSpec, write_project
 from ..session import db_to_gain
 from . import drumkit, sources
-from .arrange import Timeline, humanise, part_notes, timeline
+from .arrange import Timeline, humanise, in_short_bars, part_notes, timeline
 from .drumkit import PIECES
 from .drums import Grid, groove
 from .spec import VOCAL, DrumSpec, PartSpec, SessionSpec
 from .vocals import SungNote, sing
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "3"
 SAMPLE_RATE = 44100
 RELEASE_S = 1.5  # at least this much release tail after the final bar line
 SYNTH_GAIN_DB = -6.0
@@ -117,12 +116,16 @@ class GeneratedSession:
     def by_role(self, role: str) -> list[Stem]:
         return [stem for stem in self.stems if stem.role == role]
 
-    def mix(self, gains_db: Mapping[str, float] | None = None) -> np.ndarray:
-        """Sum of the stems, each at ``gains_db[name]`` (default 0 dB)."""
+    def mix(self, gains_db: Mapping[str, float] | None = None,
+            roles: Collection[str] | None = None) -> np.ndarray:
+        """Sum of the stems (only those whose role is in ``roles``, when given), each at
+        ``gains_db[name]`` (default 0 dB); e.g. the backing of the lead vocal is
+        ``mix(roles=set(ROLES) - {"lead_vocal"})``."""
         gains = _checked_gains(self, gains_db)
         out = np.zeros((self.frames, 2), dtype=np.float32)
         for stem in self.stems:
-            out += np.float32(db_to_gain(gains.get(stem.name, 0.0))) * stem.read()
+            if roles is None or stem.role in roles:
+                out += np.float32(db_to_gain(gains.get(stem.name, 0.0))) * stem.read()
         return out
 
     def write_project(self, path: str | Path, gains_db: Mapping[str, float] | None = None,
@@ -159,6 +162,21 @@ class GeneratedSession:
         copied = replace(self, directory=directory, stems=tuple(stems))
         _write_manifest(copied)
         return copied
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A stem before it is written: audio plus what the manifest says about it."""
+
+    label: str
+    role: str
+    audio: np.ndarray
+    instrument: str
+    gm_program: int | None
+    drum_notes: tuple[int, ...]
+    source: str
+    notes: tuple[tuple[float, float, int, int], ...]
+    monophonic: bool
 
 
 def _checked_gains(session: GeneratedSession,
@@ -218,7 +236,7 @@ def generate_session(spec: SessionSpec, cache_dir: str | Path | None = None) -> 
         return load_session(folder)
     scratch = folder.with_name(f"{folder.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
-        session = _render(spec, scratch)
+        session = _render(spec, in_short_bars(_cached_piece(spec.piece, root)), scratch)
         _write_manifest(session)
         try:
             scratch.rename(folder)
@@ -230,8 +248,27 @@ def generate_session(spec: SessionSpec, cache_dir: str | Path | None = None) -> 
     return load_session(folder)
 
 
-def _render(spec: SessionSpec, folder: Path) -> GeneratedSession:
-    piece = load_piece(spec.piece, min_parts=3)
+def _cached_piece(name: str, root: Path) -> Piece:
+    """The parsed score, from ``<cache>/pieces/`` after the first parse (music21 needs 0.1 s
+    for a chorale but up to minutes for a quartet movement on a loaded machine)."""
+    version = sources.package_versions()["music21"]
+    path = root / "pieces" / f"{_slug(name)}-music21-{version}.json"
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Piece(data["name"], tuple(tuple(Note(*n) for n in part) for part in data["parts"]),
+                     tuple(data["part_names"]), data["bar"], data["song_start"], data["end"],
+                     tuple(data["phrase_ends"]), data["key"])
+    piece = load_piece(name, min_parts=3)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f"{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+    scratch.write_text(json.dumps({**vars(piece), "parts": [[list(vars(n).values()) for n in part]
+                                                             for part in piece.parts]}),
+                       encoding="utf-8")
+    scratch.replace(path)
+    return piece
+
+
+def _render(spec: SessionSpec, piece: Piece, folder: Path) -> GeneratedSession:
     quarter_s = 60.0 / spec.tempo
     bar_s = piece.bar * quarter_s
     first_bar_q = piece.song_start + piece.pickup
@@ -241,17 +278,15 @@ def _render(spec: SessionSpec, folder: Path) -> GeneratedSession:
                          f"it needs at least {(first_bar_q + piece.bar) * quarter_s + RELEASE_S:.1f} s")
     line = timeline(piece, end_q, spec.transpose)
     frames = round(spec.length_s * SAMPLE_RATE)
-    rendered: list[tuple[str, str, np.ndarray, dict[str, Any]]] = []
+    rendered: list[_Rendered] = []
     synth = GMSynth.shared(sources.soundfont_path(spec.soundfont), gain_db=SYNTH_GAIN_DB)
     for index, part in enumerate(spec.parts):
         rng = _stream(spec.seed, 1, index)
-        notes = part_notes(line, part, spec.tempo, rng)
-        notes = humanise(notes, spec.humanise_ms / 1000.0 / quarter_s, rng)
-        if not notes:
-            continue
-        audio = _render_part(part, notes, spec, synth, frames, rng)
-        rendered.append((TEXTURE_LABELS[part.texture], part.role, audio,
-                         _part_facts(part, notes, quarter_s, spec, line)))
+        notes = humanise(part_notes(line, part, spec.tempo, rng),
+                         spec.humanise_ms / 1000.0 / quarter_s, rng)
+        if notes:
+            rendered.append(_rendered_part(part, notes, spec,
+                                           _render_part(part, notes, spec, synth, frames, rng)))
     if spec.drums is not None:
         rendered += _render_drums(spec.drums, line, spec, frames)
     folder.mkdir(parents=True)
@@ -279,22 +314,20 @@ def _render_part(part: PartSpec, notes: list[Note], spec: SessionSpec, synth: GM
     return (stereo * np.float32(db_to_gain(target - loudness))).astype(np.float32)
 
 
-def _part_facts(part: PartSpec, notes: list[Note], quarter_s: float, spec: SessionSpec,
-                line: Timeline) -> dict[str, Any]:
-    source = part.source or {"bass": "bottom", "sustain": "inner", "counter": "inner:0",
-                             "backing_vocal": "inner:0"}.get(part.texture, "top")
-    made_by = ("klettres-data it/syllab syllables, PSOLA (praat-parselmouth)"
-               if part.program == VOCAL else f"{spec.soundfont} GM {part.program} {part.instrument}")
-    return {
-        "gm_program": None if part.program == VOCAL else part.program,
-        "drum_notes": (),
-        "source": f"{made_by}; {part.texture} ({part.rhythm}) from the {source} part of "
-                  f"{spec.piece}, transposed {spec.transpose:+d}",
-        "instrument": part.instrument,
-        "notes": tuple((round(n.start * quarter_s, 6), round(n.length * quarter_s, 6), n.pitch,
-                        n.velocity) for n in notes),
-        "monophonic": _monophonic(notes),
-    }
+def _rendered_part(part: PartSpec, notes: list[Note], spec: SessionSpec,
+                   audio: np.ndarray) -> _Rendered:
+    quarter_s = 60.0 / spec.tempo
+    sung = part.program == VOCAL
+    made_by = ("klettres-data it/syllab syllables, PSOLA (praat-parselmouth)" if sung
+               else f"{spec.soundfont} GM {part.program} {part.instrument}")
+    return _Rendered(
+        TEXTURE_LABELS[part.texture], part.role, audio, part.instrument,
+        None if sung else part.program, (),
+        f"{made_by}; {part.texture} ({part.rhythm}) from the {part.score_part} part of "
+        f"{spec.piece}, transposed {spec.transpose:+d}",
+        tuple((round(n.start * quarter_s, 6), round(n.length * quarter_s, 6), n.pitch,
+               n.velocity) for n in notes),
+        _monophonic(notes))
 
 
 def _monophonic(notes: list[Note]) -> bool:
@@ -303,12 +336,40 @@ def _monophonic(notes: list[Note]) -> bool:
 
 
 def _render_drums(drums: DrumSpec, line: Timeline, spec: SessionSpec,
-                  frames: int) -> list[tuple[str, str, np.ndarray, dict[str, Any]]]:
-    rng = _stream(spec.seed, 2, 0)
-    quarter_s = 60.0 / spec.tempo
+                  frames: int) -> list[_Rendered]:
+    """One stem per drum piece (the toms share one, so do the bongos)."""
     available = {piece: (kit, name) for piece, kit, name in drums.instruments}
-    fills = _fill_bars(line, drums.fill_every)
-    grid = Grid(line.bar_q, line.first_bar_q, line.end_q, fills)
+    hits = _drum_hits(drums, line, spec.tempo, available, _stream(spec.seed, 2, 0))
+    chokes = [h.time_s for p in ("hats_closed", "hats_pedal") for h in hits.get(p, [])]
+    stems: dict[str, list[str]] = {}
+    for piece in hits:
+        stems.setdefault(DRUM_STEMS.get(piece, piece), []).append(piece)
+    out = []
+    for stem in sorted(stems, key=_drum_order):
+        audio = np.zeros((frames, 2), np.float32)
+        notes, made = [], set()
+        for piece in stems[stem]:
+            kit, name = available[piece]
+            audio += drumkit.render_hits(drumkit.load_kit(kit).instrument(name), hits[piece],
+                                         frames, chokes if piece == "hats_open" else ())
+            notes += [(round(h.time_s, 6), 0.1, PIECES[piece][0], round(127 * h.velocity))
+                      for h in hits[piece]]
+            made.add(f"{kit}: {name}")
+        out.append(_Rendered(
+            DRUM_LABELS.get(stem, stem.replace("_", " ").title()),
+            DRUM_ROLES.get(stem, "percussion"), audio, stem, None,
+            tuple(sorted({n[2] for n in notes})),
+            f"Hydrogen kit {'; '.join(sorted(made))}; {drums.pattern} groove",
+            tuple(sorted(notes)), False))
+    return out
+
+
+def _drum_hits(drums: DrumSpec, line: Timeline, tempo: float,
+               available: Mapping[str, tuple[str, str]],
+               rng: np.random.Generator) -> dict[str, list[drumkit.Hit]]:
+    """The groove's hits per playable piece, swung and humanised, in seconds."""
+    quarter_s = 60.0 / tempo
+    grid = Grid(line.bar_q, line.first_bar_q, line.end_q, _fill_bars(line, drums.fill_every))
     has_toms = any(p.startswith("tom_") for p in available)
     hits: dict[str, list[drumkit.Hit]] = {}
     for hit in groove(grid, drums.pattern, drums.extras, has_toms, rng):
@@ -320,31 +381,7 @@ def _render_drums(drums: DrumSpec, line: Timeline, spec: SessionSpec,
         velocity = float(np.clip(hit.velocity * drums.velocity + rng.normal(0.0, 0.05),
                                  0.05, 1.0))
         hits.setdefault(piece, []).append(drumkit.Hit(time_s, velocity))
-    chokes = [h.time_s for p in ("hats_closed", "hats_pedal") for h in hits.get(p, [])]
-    stems: dict[str, tuple[np.ndarray, list[str], list[tuple[float, float, int, int]]]] = {}
-    for piece, piece_hits in hits.items():
-        kit, name = available[piece]
-        instrument = drumkit.load_kit(kit).instrument(name)
-        audio = drumkit.render_hits(instrument, piece_hits, frames,
-                                    chokes if piece == "hats_open" else ())
-        stem = DRUM_STEMS.get(piece, piece)
-        total, made, notes = stems.get(stem, (np.zeros((frames, 2), np.float32), [], []))
-        note = PIECES[piece][0]
-        stems[stem] = (total + audio, made + [f"{kit}: {name}"],
-                       notes + [(round(h.time_s, 6), 0.1, note, round(127 * h.velocity))
-                                for h in piece_hits])
-    out = []
-    for stem in sorted(stems, key=_drum_order):
-        audio, made, notes = stems[stem]
-        notes = sorted(notes)
-        out.append((DRUM_LABELS.get(stem, stem.replace("_", " ").title()),
-                    DRUM_ROLES.get(stem, "percussion"), audio, {
-                        "gm_program": None, "instrument": stem,
-                        "drum_notes": tuple(sorted({n[2] for n in notes})),
-                        "source": f"Hydrogen kit {'; '.join(sorted(set(made)))}; "
-                                  f"{drums.pattern} groove",
-                        "notes": tuple(notes), "monophonic": False}))
-    return out
+    return hits
 
 
 def _drum_order(stem: str) -> int:
@@ -370,29 +407,32 @@ def _fill_bars(line: Timeline, every: int) -> tuple[float, ...]:
     return tuple(sorted(b for b in bars if first < b <= line.end_q))
 
 
-def _write_stems(rendered: Sequence[tuple[str, str, np.ndarray, dict[str, Any]]],
-                 folder: Path) -> list[Stem]:
+def _write_stems(rendered: Sequence[_Rendered], folder: Path) -> list[Stem]:
     meter = LoudnessMeter(SAMPLE_RATE)
-    names: dict[str, int] = {}
+    seen: dict[str, int] = {}
     stems = []
-    for index, (label, role, audio, facts) in enumerate(rendered, start=1):
-        name = label if facts["gm_program"] is None else f"{label} ({facts['instrument']})"
-        names[name] = names.get(name, 0) + 1
-        if names[name] > 1:
-            name = f"{name} {names[name]}"
-        peak = float(np.abs(audio).max())
-        applied = 0.0
-        if peak >= 1.0:
-            applied = 20 * math.log10(PEAK_LIMIT / peak)
-            audio = audio * np.float32(PEAK_LIMIT / peak)
-            peak = float(np.abs(audio).max())
+    for index, part in enumerate(rendered, start=1):
+        name = part.label if part.gm_program is None else f"{part.label} ({part.instrument})"
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            name = f"{name} {seen[name]}"
+        audio, applied = _limited(part.audio)
         path = write_float_wav(folder / "stems" / f"{index:02d}_{_slug(name)}.wav", audio,
                                SAMPLE_RATE)
-        stems.append(Stem(name, _folder(role), role, path, facts["gm_program"],
-                          tuple(facts["drum_notes"]), facts["source"],
-                          round(float(meter.integrated(audio)), 3), round(peak, 6),
-                          round(applied, 3), facts["monophonic"], facts["notes"]))
+        stems.append(Stem(name, _folder(part.role), part.role, path, part.gm_program,
+                          part.drum_notes, part.source,
+                          round(float(meter.integrated(audio)), 3),
+                          round(float(np.abs(audio).max()), 6), applied, part.monophonic,
+                          part.notes))
     return stems
+
+
+def _limited(audio: np.ndarray) -> tuple[np.ndarray, float]:
+    """``audio``, scaled to −1 dBFS if it peaks at 0 dBFS or above, and the gain applied (dB)."""
+    peak = float(np.abs(audio).max())
+    if peak < 1.0:
+        return audio, 0.0
+    return audio * np.float32(PEAK_LIMIT / peak), round(20 * math.log10(PEAK_LIMIT / peak), 3)
 
 
 def _slug(name: str) -> str:

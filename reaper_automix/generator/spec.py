@@ -7,6 +7,7 @@ in :meth:`SessionSpec.draw`; rendering draws only humanisation, from the spec's 
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -84,6 +85,12 @@ class PartSpec:
     def role(self) -> str:
         """The role of :data:`reaper_automix.analysis.roles.ROLES` this part plays."""
         return check_role(part_role(self.texture, self.program))
+
+    @property
+    def score_part(self) -> str:
+        """The score part it reads: ``source``, or the texture's default."""
+        return self.source or {"bass": "bottom", "sustain": "inner", "counter": "inner:0",
+                               "backing_vocal": "inner:0"}.get(self.texture, "top")
 
     @property
     def instrument(self) -> str:
@@ -192,23 +199,27 @@ class SessionSpec:
         :data:`catalogue.FAMILIES`)."""
         if seed < 0:
             raise ValueError(f"seed must be a non-negative integer, not {seed}")
-        rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5E55]))
-        piece = piece or catalogue.draw_piece(rng, family)
-        tempo = float(tempo if tempo is not None else round(rng.uniform(*TEMPO_RANGE)))
+
+        def rng(choice: str) -> np.random.Generator:  # one stream per choice: pinning one
+            return np.random.default_rng(  # choice never changes the others
+                np.random.SeedSequence([seed, zlib.crc32(choice.encode())]))
+
+        piece = piece or catalogue.draw_piece(rng("piece"), family)
+        tempo = float(tempo if tempo is not None else round(rng("tempo").uniform(*TEMPO_RANGE)))
         transpose = int(transpose if transpose is not None
-                        else rng.integers(-TRANSPOSE_RANGE, TRANSPOSE_RANGE + 1))
-        vocal = bool(rng.random() < 0.5) if vocal is None else vocal
-        backing = (vocal and bool(rng.random() < 0.5)) if backing_vocals is None \
+                        else rng("transpose").integers(-TRANSPOSE_RANGE, TRANSPOSE_RANGE + 1))
+        vocal = bool(rng("vocal").random() < 0.5) if vocal is None else vocal
+        backing = (vocal and bool(rng("backing").random() < 0.5)) if backing_vocals is None \
             else backing_vocals
         if backing and not vocal:
             raise ValueError("backing vocals need a lead vocal (vocal=True)")
         return cls(
             seed=seed, piece=piece, tempo=tempo, transpose=transpose,
             length_s=float(length_s),
-            soundfont=soundfont or str(rng.choice(SOUNDFONTS, p=(0.8, 0.2))),
-            parts=_draw_parts(rng, vocal, backing),
-            drums=_draw_drums(rng, kit, pattern) if drums else None,
-            humanise_ms=round(float(rng.uniform(2.0, 12.0)), 2),
+            soundfont=soundfont or str(rng("soundfont").choice(SOUNDFONTS, p=(0.8, 0.2))),
+            parts=_draw_parts(rng("parts"), vocal, backing),
+            drums=_draw_drums(rng("drums"), kit, pattern) if drums else None,
+            humanise_ms=round(float(rng("humanise").uniform(2.0, 12.0)), 2),
         )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.signal import butter, sosfilt
@@ -24,6 +25,8 @@ from .sources import SourceUnavailableError, klettres_syllables_dir
 
 SAMPLE_RATE = 44100
 FADE_IN_S, FADE_OUT_S = 0.010, 0.050
+VOICED_TAIL_S = 0.03
+MAX_STRETCH = 2.9  # per overlap-add pass (Praat stops at 3)
 VIBRATO_HZ, VIBRATO_CENTS, VIBRATO_AFTER_S = 5.5, 25.0, 0.35
 SIBILANTS = ("s", "z", "c", "f")  # syllables whose consonant is noisy
 SIBILANT_GAIN, CONSONANT_GAIN = 0.6, 0.2  # consonant noise RMS relative to the sung note
@@ -70,6 +73,8 @@ def syllables() -> tuple[Syllable, ...]:
 
 
 def _syllable(path: Path) -> Syllable:
+    """Trimmed to the sound, and cut 30 ms after the voicing ends: stretching an unvoiced tail
+    to a long note gave PESTO nothing to read (confidence 0.1 on notes of 2–4 s)."""
     parselmouth = _parselmouth()
     audio, rate = read_audio(path)
     mono = resample(audio.mean(axis=1), rate, SAMPLE_RATE).astype(np.float64)
@@ -77,6 +82,8 @@ def _syllable(path: Path) -> Syllable:
     mono = mono[max(loud[0] - 220, 0):loud[-1] + 1]
     pitch = parselmouth.Sound(mono, SAMPLE_RATE).to_pitch(0.01, 75.0, 600.0)
     voiced = pitch.xs()[pitch.selected_array["frequency"] > 0]
+    if voiced.size:
+        mono = mono[:min(mono.size, round((voiced[-1] + VOICED_TAIL_S) * SAMPLE_RATE))]
     onset = float(voiced[0]) if voiced.size else 0.0
     return Syllable(path.stem, mono, min(onset, 0.6 * mono.size / SAMPLE_RATE))
 
@@ -85,26 +92,26 @@ def sing(notes: list[SungNote], n_samples: int, backing: bool,
          rng: np.random.Generator) -> np.ndarray:
     """A mono float32 vocal of ``n_samples`` frames singing ``notes``.
 
-    Praat's overlap-add draws random numbers for unvoiced stretches; its generator is seeded
-    from ``rng`` for the call (and reseeded unpredictably afterwards), so output is
-    reproducible."""
-    pool = [s for s in syllables() if not backing or s.name in BACKING_SYLLABLES]
+    Praat's overlap-add draws random numbers for unvoiced stretches: its generator is seeded
+    from ``rng`` before every note (and reseeded unpredictably afterwards), so the output does
+    not depend on what the process sang before."""
+    pool = [i for i, s in enumerate(syllables()) if not backing or s.name in BACKING_SYLLABLES]
     out = np.zeros(n_samples, dtype=np.float64)
-    praat = _parselmouth().praat
-    praat.run(f"random_initializeWithSeedUnsafelyButPredictably ({int(rng.integers(2**31))})")
     try:
         for note in notes:
-            _place(out, note, pool[int(rng.integers(len(pool)))], backing, rng)
+            index = pool[int(rng.integers(len(pool)))]
+            _place(out, note, index, int(rng.integers(2**31)), backing, rng)
     finally:
-        praat.run("random_initializeSafelyAndUnpredictably ()")
+        _parselmouth().praat.run("random_initializeSafelyAndUnpredictably ()")
     out += _air(out, rng)
     return out.astype(np.float32)
 
 
-def _place(out: np.ndarray, note: SungNote, syllable: Syllable, backing: bool,
+def _place(out: np.ndarray, note: SungNote, index: int, seed: int, backing: bool,
            rng: np.random.Generator) -> None:
     """Add one sung syllable, vowel on the beat, with its consonant noise."""
-    sung = _retune(syllable, note) * (note.velocity / 100.0) ** 1.5
+    syllable = syllables()[index]
+    sung = _retune(index, note, seed) * (note.velocity / 100.0) ** 1.5
     start = round((note.start_s - syllable.voice_onset_s) * SAMPLE_RATE)
     if start < 0:
         sung, start = sung[-start:], 0
@@ -119,32 +126,69 @@ def _place(out: np.ndarray, note: SungNote, syllable: Syllable, backing: bool,
                rng, sibilant)
 
 
-def _retune(syllable: Syllable, note: SungNote) -> np.ndarray:
-    """PSOLA: the syllable at the note's pitch, its vowel stretched to the note length."""
-    parselmouth = _parselmouth()
-    call = parselmouth.praat.call
-    sound = parselmouth.Sound(syllable.audio, SAMPLE_RATE)
-    duration = sound.duration
-    manipulation = call(sound, "To Manipulation", 0.01, 75.0, 600.0)
-    pitch_tier = call("Create PitchTier", "pitch", 0.0, duration)
+def _retune(index: int, note: SungNote, seed: int) -> np.ndarray:
+    """PSOLA: syllable ``index`` at the note's pitch, its vowel stretched to the note length.
+
+    Praat's overlap-add stretches by at most 3× per pass (a 9× request gave 3×): long notes
+    start from the syllable already stretched 2.9× or 2.9²× (cached per process)."""
+    onset = syllables()[index].voice_onset_s
+    passes = 0
+    while True:
+        audio = _stretched(index, passes)
+        factor = max(note.length_s - onset, 0.05) / max(audio.size / SAMPLE_RATE - onset, 0.05)
+        if factor <= MAX_STRETCH:
+            break
+        passes += 1
     f0 = 440.0 * 2 ** ((note.pitch - 69) / 12)
-    onset = syllable.voice_onset_s
-    vowel = max(duration - onset, 0.05)
-    target = max(note.length_s - onset, 0.05)
-    factor = target / vowel
-    for t in np.arange(0.0, duration, 0.025 / max(factor, 1.0)):  # every 25 ms once sung
-        sung_time = onset + (t - onset) * factor if t > onset else t
-        depth = VIBRATO_CENTS if sung_time > VIBRATO_AFTER_S else 0.0
-        cents = depth * np.sin(2 * np.pi * VIBRATO_HZ * sung_time)
-        call(pitch_tier, "Add point", float(t), float(f0 * 2 ** (cents / 1200)))
-    call([pitch_tier, manipulation], "Replace pitch tier")
+    return _fade(_resynthesise(_manipulation(index, passes), audio.size / SAMPLE_RATE, onset,
+                               factor, seed, f0))
+
+
+@lru_cache(maxsize=1024)
+def _stretched(index: int, passes: int) -> np.ndarray:
+    """Syllable ``index`` with its vowel stretched ``MAX_STRETCH ** passes`` times, its own
+    pitch kept (made from a fresh analysis, so it never depends on earlier notes)."""
+    syllable = syllables()[index]
+    if not passes:
+        return syllable.audio
+    shorter = _stretched(index, passes - 1)
+    manipulation = _analyse(shorter)
+    return _resynthesise(manipulation, shorter.size / SAMPLE_RATE, syllable.voice_onset_s,
+                         MAX_STRETCH, seed=1000 * index + passes, f0=None)
+
+
+@lru_cache(maxsize=1024)
+def _manipulation(index: int, passes: int) -> Any:
+    """Praat's Manipulation of :func:`_stretched` (the pitch analysis is the slow part); every
+    use replaces both its tiers, so nothing carries over from one note to the next."""
+    return _analyse(_stretched(index, passes))
+
+
+def _analyse(audio: np.ndarray) -> Any:
+    sound = _parselmouth().Sound(audio, SAMPLE_RATE)
+    return _parselmouth().praat.call(sound, "To Manipulation", 0.01, 75.0, 600.0)
+
+
+def _resynthesise(manipulation: Any, duration: float, onset: float, factor: float, seed: int,
+                  f0: float | None) -> np.ndarray:
+    """One overlap-add pass: everything after the voice onset stretched by ``factor``; the pitch
+    set to ``f0`` with vibrato in sung time (``f0`` None: the recorded pitch, kept)."""
+    call = _parselmouth().praat.call
+    if f0 is not None:
+        pitch_tier = call("Create PitchTier", "pitch", 0.0, duration)
+        for t in np.arange(0.0, duration, 0.025 / max(factor, 1.0)):  # every 25 ms once sung
+            sung_time = onset + (t - onset) * factor if t > onset else t
+            depth = VIBRATO_CENTS if sung_time > VIBRATO_AFTER_S else 0.0
+            cents = depth * np.sin(2 * np.pi * VIBRATO_HZ * sung_time)
+            call(pitch_tier, "Add point", float(t), float(f0 * 2 ** (cents / 1200)))
+        call([pitch_tier, manipulation], "Replace pitch tier")
     duration_tier = call("Create DurationTier", "duration", 0.0, duration)
     call(duration_tier, "Add point", 0.0, 1.0)
     call(duration_tier, "Add point", max(onset, 0.0), 1.0)
     call(duration_tier, "Add point", min(onset + 0.02, duration), float(factor))
     call([manipulation, duration_tier], "Replace duration tier")
-    sung = call(manipulation, "Get resynthesis (overlap-add)").values[0].copy()
-    return _fade(sung)
+    _parselmouth().praat.run(f"random_initializeWithSeedUnsafelyButPredictably ({seed})")
+    return call(manipulation, "Get resynthesis (overlap-add)").values[0].copy()
 
 
 def _fade(audio: np.ndarray) -> np.ndarray:
