@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from functools import partial
 from typing import Any
 
 from rich.console import Console, Group
@@ -14,8 +15,8 @@ from rich.table import Table
 from ..decisions.vocal import DEFAULT_METHOD, METHODS
 from ..decisions.vocal_chain import REVERB_MODES
 from ..hosts.rpp import open_project
-from ..jobs.vocal import VocalReport, plan_vocal
-from . import add_skip_missing
+from ..jobs.vocal import VocalPlots, VocalReport, plan_vocal
+from . import add_report_options, add_skip_missing, write_report_files
 
 REPORT_WIDTH = 80
 
@@ -50,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the mixed project here instead")
     add_skip_missing(parser)
+    add_report_options(parser)
     parser.set_defaults(run=run)
 
 
@@ -58,18 +60,26 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 <= args.amount <= 100.0:
         raise ValueError(f"--amount must lie in 0-100, not {args.amount:g}")
     project = open_project(args.project)
+    plots = VocalPlots() if args.report else None
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("mixing the vocal", total=1.0)
         report = plan_vocal(
             project, args.vocal, args.backing, method=args.method, amount=args.amount / 100.0,
-            reverb=args.reverb, skip_missing=args.skip_missing,
+            reverb=args.reverb, skip_missing=args.skip_missing, plots=plots,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),
         )
     for message in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {message}")
+    data = report.to_json()
+    files = None
+    if args.report or args.preview:
+        from ..report.vocal import publish_vocal  # matplotlib: imported only for a report
+
+        files = write_report_files(args, console, partial(publish_vocal, data, plots), project)
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(data if files is None else {**data, "files": files}, indent=2,
+                         ensure_ascii=False))
     else:
         Console(width=REPORT_WIDTH).print(report_renderable(report))
     if args.dry_run:

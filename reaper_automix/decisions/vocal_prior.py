@@ -575,6 +575,35 @@ def _named(names: tuple[str, ...], values: np.ndarray) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values)}
 
 
+# ======================================================================= chain vs presets
+def chain_in_prior(chain: VocalChain, vocal: np.ndarray, sample_rate: int) -> dict[str, Any]:
+    """Where a chain for ``vocal`` (its input, stereo) sits among the DiffVox presets: each of
+    the layout-free descriptors against the presets' p10/p50/p90, the share inside p10–p90, and
+    the log-likelihood under the descriptor Gaussian next to what a preset scores on average
+    (−log normaliser − d/2, the expectation under the Gaussian)."""
+    from .vocal_chain import mean_t60
+
+    prior = load_prior()
+    first = (LoudnessMeter(sample_rate).integrated(vocal) - 10.0 * math.log10(2.0)
+             if is_dual_mono(vocal) else LoudnessMeter(sample_rate).integrated(vocal[:, 0]))
+    threshold_re18 = chain.omnicompressor["threshold"] - (first - DIFFVOX_LUFS)
+    t60 = mean_t60(chain.fdnreverb, sample_rate)
+    r2d = reverb_path(chain, sample_rate).reverb_to_direct_db()
+    x = descriptor_vector(chain.multieq, chain.omnicompressor, threshold_re18, max(t60, 1e-3),
+                          max(r2d, -60.0), sample_rate)
+    rows = []
+    for name, value in zip(DESCRIPTORS, x):
+        p10, p50, p90 = prior.percentiles["descriptors"][name]
+        rows.append({"name": name, "value": float(value), "p10": p10, "p50": p50, "p90": p90,
+                     "inside": bool(p10 <= value <= p90)})
+    gaussian = prior.descriptors
+    return {"descriptors": rows,
+            "inside_share": sum(r["inside"] for r in rows) / len(rows),
+            "log_likelihood": gaussian.log_likelihood(x),
+            "preset_log_likelihood": -gaussian.log_normaliser - 0.5 * gaussian.mean.size,
+            "presets": prior.count}
+
+
 # ============================================================================= derivation
 def derive_prior(presets_dir: str | Path) -> dict[str, Any]:
     """Map every decoded DiffVox preset (``decoded_params.json``) to IEM settings and fit the

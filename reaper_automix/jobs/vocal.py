@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -33,11 +34,15 @@ from ..decisions.vocal import (
     VocalInputError,
     decide_vocal,
 )
-from ..decisions.vocal_chain import REVERB_MODES
+from ..decisions.vocal_chain import REVERB_MODES, apply_eq, render
 from ..hosts.rpp import open_project
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR
+from ..report import ReportRequest, job_files
 from ..session import Project, Receive, Track
 from . import Cancelled, JobCancelled, JobError, Progress
+
+if TYPE_CHECKING:
+    from ..analysis.spectrum import Spectrum
 
 #: Custom names of our plug-in instances (how a second run finds and updates them).
 TAGS = {MULTIEQ.name: "AutoMix Vocal EQ", OMNICOMPRESSOR.name: "AutoMix Vocal Compressor",
@@ -54,6 +59,43 @@ class WrittenPlugin:
     tag: str
     track: str
     params: list[dict[str, Any]]
+
+
+@dataclass
+class VocalPlots:
+    """What the report draws beyond the JSON report, collected by :func:`plan_vocal` only when
+    a report is asked for: long-term spectra of the vocal as it reaches the master before and
+    after (its fader and the folder faders above it included) and of the backing, the vocal
+    as OmniCompressor sees it (after the EQ; for its gain reduction over time), and where the
+    chain sits among the DiffVox presets (:func:`~reaper_automix.decisions.vocal_prior.chain_in_prior`)."""
+
+    sample_rate: int = 0
+    spectra: dict[str, Spectrum] = field(default_factory=dict)
+    compressor_input: np.ndarray | None = None
+    diffvox: dict[str, Any] = field(default_factory=dict)
+
+    def collect(self, vocal: np.ndarray, played: np.ndarray | None, backing: np.ndarray,
+                decision: VocalDecision, sample_rate: int) -> None:
+        """``vocal``: the input of our chain (pre-fader, panned); ``played``: the vocal as it
+        plays now if different (an earlier AutoMix chain); ``backing`` as it reaches the master."""
+        from ..analysis.spectrum import long_term_spectrum
+        from ..decisions.vocal_prior import chain_in_prior
+
+        def at_fader(audio: np.ndarray, fader_db: float) -> np.ndarray:
+            return audio * np.float32(10.0 ** (fader_db / 20.0))
+
+        chain = decision.chain
+        self.sample_rate = sample_rate
+        before = vocal if played is None else played
+        self.spectra = {
+            "vocal before": long_term_spectrum(at_fader(before, decision.fader_before_db),
+                                               sample_rate),
+            "vocal after": long_term_spectrum(
+                at_fader(render(vocal, sample_rate, chain), decision.fader_db), sample_rate),
+            "backing": long_term_spectrum(backing, sample_rate),
+        }
+        self.compressor_input = apply_eq(vocal, sample_rate, chain.multieq).astype(np.float32)
+        self.diffvox = chain_in_prior(chain, vocal, sample_rate)
 
 
 @dataclass
@@ -155,10 +197,12 @@ def plan_vocal(
     amount: float = 1.0,
     reverb: str = "insert",
     skip_missing: bool = False,
+    plots: VocalPlots | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> VocalReport:
-    """Decide and stage the vocal chain and fader in the model (not saved)."""
+    """Decide and stage the vocal chain and fader in the model (not saved); fill ``plots``
+    (for the report) when given."""
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if reverb not in REVERB_MODES:
@@ -197,6 +241,10 @@ def plan_vocal(
         )
     except VocalInputError as exc:
         raise JobError(str(exc)) from exc
+    if plots is not None:
+        progress(0.96, "collecting the report's figures")
+        plots.collect(_panned(dry, gains), _panned(played, gains) if played is not None
+                      else None, mix, decision, project.sample_rate)
     report = _stage(project, track, decision, path_db)
     report.vocal_chosen_by = chosen_by
     report.backing = [t.display_name for t in sources]
@@ -315,25 +363,44 @@ def _stage(project: Project, track: Track, decision: VocalDecision, path_db: flo
 
 # --------------------------------------------------------------------------------- worker
 def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> dict[str, Any]:
-    """Worker entry point: mix the vocal of a project snapshot; returns what to write."""
+    """Worker entry point: mix the vocal of a project snapshot; returns what to write (and
+    writes the report and previews the request asks for, see :mod:`reaper_automix.report`)."""
+    asked = ReportRequest.from_request(request)
     try:
-        project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
-        if request.get("sample_rate"):
-            project.sample_rate = int(request["sample_rate"])
-        if request.get("tempo"):  # a track-template snapshot has no tempo of its own
-            project.tempo = float(request["tempo"])
+        project = _open_snapshot(request)
         volumes = {id(t): t.volume for t in project.tracks}
         sends = {id(r): r.volume for t in project.tracks for r in t.receives}
+        plots = VocalPlots() if asked.html else None
         report = plan_vocal(
             project, request.get("vocal") or None, request.get("backing") or None,
             method=request.get("method", DEFAULT_METHOD),
             amount=float(request.get("amount", 1.0)), reverb=request.get("reverb", "insert"),
-            skip_missing=bool(request.get("skip_missing", False)), progress=progress,
-            cancelled=cancelled,
+            skip_missing=bool(request.get("skip_missing", False)), plots=plots,
+            progress=progress, cancelled=cancelled,
         )
+        files = _publish(asked, request, report, plots, project) if asked.wanted else None
     except (OSError, ValueError, LookupError) as exc:
         raise JobError(str(exc)) from exc
-    return {"report": report.to_json(), **staged_writes(project, volumes, sends)}
+    result = {"report": report.to_json(), **staged_writes(project, volumes, sends)}
+    return result if files is None else {**result, "files": files}
+
+
+def _publish(asked: ReportRequest, request: dict[str, Any], report: VocalReport,
+             plots: VocalPlots | None, project: Project) -> dict[str, Any]:
+    from ..report.vocal import publish_vocal  # matplotlib: imported only for a report
+
+    before = _open_snapshot(request) if asked.preview_dir else None
+    return job_files(asked, partial(publish_vocal, report.to_json(), plots), before=before,
+                     after=project, skip_missing=bool(request.get("skip_missing", False)))
+
+
+def _open_snapshot(request: dict[str, Any]) -> Project:
+    project = open_project(Path(request["project"]), media_dir=request.get("project_dir"))
+    if request.get("sample_rate"):
+        project.sample_rate = int(request["sample_rate"])
+    if request.get("tempo"):  # a track-template snapshot has no tempo of its own
+        project.tempo = float(request["tempo"])
+    return project
 
 
 def staged_writes(project: Project, volumes: dict[int, float],

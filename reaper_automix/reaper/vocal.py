@@ -2,29 +2,29 @@
 
 The first mixes the selected track as the lead vocal against everything else in the worker job
 ``vocal`` and writes our tagged MultiEQ → OmniCompressor → FdnReverb and the fader as one undo
-point (the values the CLI writes); the second asks for the method and the amount and keeps them
-in the project (project ext-state). The reverb is written as an insert here: a return track with
-a send is the CLI's ``--reverb send``. Standard library only: this runs inside REAPER.
+point (the values the CLI writes); the second asks for the method, the amount and the report
+options shared by every action (:mod:`.report`) and keeps them in the project (project
+ext-state). The reverb is written as an insert here: a return track with a send is the CLI's
+``--reverb send``. Standard library only: this runs inside REAPER.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..session import Project, Track
+from ..session import Track
 from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
+from .report import CAPTIONS as REPORT_CAPTIONS
+from .report import ReportSettings, deliver, yes_no
 
 METHODS = ("prior", "rules", "cnn")
 SECTION = "reaper-automix"
 SETTINGS_TITLE = "AutoMix: Mix lead vocal (settings)"
-_YES, _NO = ("yes", "y", "1", "true", "on"), ("no", "n", "0", "false", "off")
+CAPTIONS = ("Method (prior/rules/cnn)", "Amount (0-100 %)", *REPORT_CAPTIONS)
 
 
 @dataclass
@@ -33,7 +33,7 @@ class VocalSettings:
 
     method: str = "prior"
     amount: float = 100.0  # percent
-    write_report: bool = False
+    report: ReportSettings = field(default_factory=ReportSettings)  # shared by every action
 
     @classmethod
     def load(cls, api: ReaperApi, proj: str) -> VocalSettings:
@@ -47,18 +47,21 @@ class VocalSettings:
             percent = cls.amount
         return cls(method=method if method in METHODS else cls.method,
                    amount=percent if 0.0 <= percent <= 100.0 else cls.amount,
-                   write_report=get("vocal_report") in _YES)
+                   report=ReportSettings.load(api, proj))
 
     def save(self, api: ReaperApi, proj: str) -> None:
         api.set_project_ext_state(proj, SECTION, "vocal_method", self.method)
         api.set_project_ext_state(proj, SECTION, "vocal_amount", f"{self.amount:g}")
-        api.set_project_ext_state(proj, SECTION, "vocal_report", "yes" if self.write_report
-                                  else "no")
+        self.report.save(api, proj)
+
+    def answers(self) -> list[str]:
+        return [self.method, f"{self.amount:g}", *self.report.answers()]
 
 
 def parse_settings(values: list[str]) -> VocalSettings:
-    """The three answers of the settings dialog; ValueError names the bad one."""
-    method, amount, report = (v.strip().lower() for v in values[:3])
+    """The answers of the settings dialog, in :data:`CAPTIONS` order; ValueError names the
+    bad one."""
+    method, amount, *report = (v.strip().lower() for v in [*values, "", "", ""][:5])
     if method not in METHODS:
         raise ValueError(f"method {method!r}: type one of {', '.join(METHODS)}")
     try:
@@ -67,9 +70,7 @@ def parse_settings(values: list[str]) -> VocalSettings:
         raise ValueError(f"amount {amount!r}: type a number from 0 to 100") from None
     if not (math.isfinite(percent) and 0.0 <= percent <= 100.0):
         raise ValueError(f"amount {amount!r}: type a number from 0 to 100")
-    if report not in _YES + _NO:
-        raise ValueError(f"write report {report!r}: type yes or no")
-    return VocalSettings(method, percent, report in _YES)
+    return VocalSettings(method, percent, ReportSettings.parse(report))
 
 
 # ------------------------------------------------------------------------------- actions
@@ -77,11 +78,7 @@ def configure(api: ReaperApi) -> bool:
     """The settings action: ask, check and store the options. False if cancelled or invalid."""
     proj, _ = api.current_project()
     current = VocalSettings.load(api, proj)
-    values = api.user_inputs(
-        SETTINGS_TITLE,
-        ["Method (prior/rules/cnn)", "Amount (0-100 %)", "Write report (yes/no)"],
-        [current.method, f"{current.amount:g}", "yes" if current.write_report else "no"],
-    )
+    values = api.user_inputs(SETTINGS_TITLE, list(CAPTIONS), current.answers())
     if values is None:
         return False
     try:
@@ -90,8 +87,10 @@ def configure(api: ReaperApi) -> bool:
         api.message_box(f"Not saved: {exc}.", SETTINGS_TITLE)
         return False
     settings.save(api, proj)
+    report = settings.report
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, amount {settings.amount:g} %, "
-                f"write report {'yes' if settings.write_report else 'no'}\n")
+                f"write report {yes_no(report.write)}, open it "
+                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}\n")
     return True
 
 
@@ -100,7 +99,7 @@ def run(api: ReaperApi) -> bool:
     if action.running() is not None:
         action.offer_cancel(api)
         return False
-    proj, _ = api.current_project()
+    proj, project_file = api.current_project()
     host = LiveHost(api, proj)
     project = host.read(media=False)
     by_pointer = {host.pointer(t): t for t in project.tracks}
@@ -118,7 +117,8 @@ def run(api: ReaperApi) -> bool:
         job="vocal",
         label=f"mix lead vocal {vocal.display_name}",
         params={"vocal": vocal.guid, "method": settings.method, "tempo": project.tempo,
-                "amount": settings.amount / 100.0, "reverb": "insert", "skip_missing": False},
+                "amount": settings.amount / 100.0, "reverb": "insert", "skip_missing": False,
+                **settings.report.job_params("vocal", project_file)},
         apply=lambda result: apply_result(api, proj, result, undo_description(vocal), settings),
     )
     return action.start(api, proj, spec)
@@ -148,8 +148,7 @@ def apply_result(api: ReaperApi, proj: str, result: dict[str, Any], description:
                      f"{send['source']} to {send['track']} should be {_db_of(send['volume'])}.")
     if changed:
         lines.append(f"Written as one undo point — undo with Ctrl+Z (\"{description}\").")
-    if settings.write_report:
-        lines.append(f"Report written to {write_report(project, report)}")
+    lines.extend(deliver(api, result, settings.report, api.project_file(proj)))
     return "\n".join(lines)
 
 
@@ -185,16 +184,6 @@ def _worth_showing(plugin: str, param: dict[str, Any]) -> bool:
         return param["id"].startswith(("filterFrequency", "filterGain")) and not (
             param["id"].startswith("filterGain") and float(param["value"]) == 0.0)
     return param["id"] in _SHOWN.get(plugin, ())
-
-
-def write_report(project: Project, report: dict[str, Any]) -> Path:
-    """Write the JSON report next to the project file (the temp folder if never saved)."""
-    if project.path is not None:
-        path = project.path.with_name(project.path.stem + ".automix-vocal.json")
-    else:
-        path = Path(tempfile.gettempdir()) / "automix-vocal.json"
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
 
 
 def _db_of(volume: float) -> str:

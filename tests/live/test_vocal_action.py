@@ -12,6 +12,7 @@ import pytest
 from reaper_automix.hosts.rpp import open_project
 from reaper_automix.iem.state import payload_params
 from reaper_automix.jobs.vocal import TAGS
+from reaper_automix.report.document import embedded_data
 
 from ..reaper_sim import (
     VOCAL_ACTION,
@@ -58,7 +59,7 @@ def live_state(sim: SimReaper, folder: Path):
 
 def test_vocal_action_writes_what_the_cli_writes(demo, resource, tmp_path):
     sim = SimReaper(demo, resource)
-    sim.inputs.append(["rules", "100", "no"])
+    sim.inputs.append(["rules", "100", "no", "no", "no"])
     sim.run_script(VOCAL_SETTINGS_ACTION)
     sim.select(VOCAL)
     sim.run_script(VOCAL_ACTION)
@@ -93,7 +94,33 @@ def test_vocal_action_asks_for_one_selected_track(demo, resource):
 
 def test_vocal_settings_are_checked(demo, resource):
     sim = SimReaper(demo, resource)
-    sim.inputs.append(["prior", "150", "no"])
+    sim.inputs.append(["prior", "150", "no", "no", "no"])
     sim.run_script(VOCAL_SETTINGS_ACTION)
     assert "amount '150'" in sim.message_boxes[-1][0]
     assert ("reaper-automix", "vocal_amount") not in sim.project_ext
+    sim.inputs.append(["prior", "50", "yes", "maybe", "no"])
+    sim.run_script(VOCAL_SETTINGS_ACTION)
+    assert "open report in browser 'maybe'" in sim.message_boxes[-1][0]
+    assert ("reaper-automix", "report") not in sim.project_ext
+
+
+def test_vocal_action_writes_the_report_next_to_the_project(demo, resource):
+    sim = SimReaper(demo, resource)
+    sim.inputs.append(["rules", "100", "yes", "no", "yes"])
+    sim.run_script(VOCAL_SETTINGS_ACTION)
+    assert sim.project_ext[("reaper-automix", "report_preview")] == "yes"
+    assert sim.input_dialogs[-1][2] == "prior,100,no,no,no"  # the defaults were offered
+    sim.select(VOCAL)
+    sim.run_script(VOCAL_ACTION)
+    assert sim.run_deferred() > 1
+    assert sim.message_boxes == [], sim.console_text
+    page = demo.with_name(demo.stem + ".automix-vocal.html")
+    previews = demo.with_name(demo.stem + ".automix-vocal-preview")
+    assert page.is_file(), sim.console_text
+    html = page.read_text(encoding="utf-8")
+    assert embedded_data(html)["method"] == "rules"
+    assert embedded_data(html)["vocal"] == VOCAL
+    assert "Mix lead vocal" in html and "Against the DiffVox presets" in html
+    assert sorted(p.name for p in previews.iterdir()) == ["after.wav", "before.wav"]
+    assert f"Report written to {page}" in sim.console_text
+    assert sim.opened == []  # opening it is off
