@@ -12,7 +12,7 @@ import torch
 from reaper_automix.decisions import vocal_cnn
 from reaper_automix.decisions.vocal import decide_vocal
 from reaper_automix.evaluation.synthetic import synthetic_song
-from reaper_automix.evaluation.vocal import evaluate
+from reaper_automix.evaluation.vocal import evaluate, format_results
 from reaper_automix.training.vocal import loss_function, synthetic_songs, train_vocal
 
 SR = 44100
@@ -95,3 +95,15 @@ def test_evaluation_plumbing():
     assert results["level_vs_musdb18"]["rules"]["mean_lu"] == pytest.approx(-1.77, abs=0.01)
     assert results["mae"]["mean"]["EQ gain (dB)"] > 0
     assert 0 <= results["settings_vs_diffvox"]["rules"]["inside_p10_p90"] <= 1
+
+
+def test_evaluation_leaves_out_songs_a_method_refuses():
+    from dataclasses import replace
+
+    loud, quiet = synthetic_songs(2, first_seed=100000, seconds=8.0)
+    quiet = replace(quiet, vocal=quiet.vocal * np.float32(0.01),  # -40 dB: under the cnn gate
+                    backing=quiet.backing * np.float32(0.01))
+    results = evaluate([loud, quiet], [100000, 100001], ["mean", "cnn"], mean_songs=1)
+    assert results["songs"] == [loud.name]
+    assert len(results["refused"]["cnn"]) == 1 and quiet.name in results["refused"]["cnn"][0]
+    assert "cnn refused 1 song(s)" in format_results(results)

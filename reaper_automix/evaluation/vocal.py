@@ -34,7 +34,7 @@ import numpy as np
 
 from ..analysis.bands import OCTAVE_CENTRES_HZ
 from ..analysis.loudness import LoudnessMeter
-from ..decisions.vocal import decide_vocal
+from ..decisions.vocal import VocalInputError, decide_vocal
 from ..decisions.vocal_chain import (
     apply_compressor,
     apply_eq,
@@ -180,31 +180,50 @@ def evaluate(songs: list[Song], seeds: list[int], methods: list[str],
     settings: dict[str, list] = {m: [] for m in methods if m != "mean"}
     levels: dict[str, list[float]] = {m: [] for m in methods}
     seconds: dict[str, float] = {m: 0.0 for m in methods}
+    refused: dict[str, list[str]] = {m: [] for m in methods}
+    calls: dict[str, int] = {m: 0 for m in methods}
+    scored: list[str] = []
     for song, seed in zip(songs, seeds):
         truth = scramble(song, seed)
+        results: dict[str, dict[str, Any]] = {}
         for method in methods:
             if method == "mean":
-                result = {"level_lu": means["level_lu"], "lra_lu": means["lra_lu"],
-                          "eq_db": means["eq_db"], "reverb": means["reverb"]}
-            else:
-                start = time.perf_counter()
+                results[method] = {"level_lu": means["level_lu"], "lra_lu": means["lra_lu"],
+                                   "eq_db": means["eq_db"], "reverb": means["reverb"]}
+                continue
+            start = time.perf_counter()
+            try:
                 decision = decide_vocal(truth["input"], song.backing, song.sample_rate,
                                         method=method, tempo=song.tempo)
-                seconds[method] += time.perf_counter() - start
-                result = score_decision(song, truth, decision)
-                settings[method].append(result["descriptors"])
+            except VocalInputError as exc:  # the method refuses this input: said, not scored
+                refused[method].append(f"{song.name}: {exc}")
+                continue
+            seconds[method] += time.perf_counter() - start
+            calls[method] += 1
+            results[method] = score_decision(song, truth, decision)
+        if len(results) < len(methods):  # every method is scored on the same songs
+            say(f"{song.name}: not scored (refused by "
+                f"{', '.join(m for m in methods if m not in results)})")
+            continue
+        for method, result in results.items():
             rows[method].append(errors(result, truth))
             levels[method].append(result["level_lu"])
+            if method != "mean":
+                settings[method].append(result["descriptors"])
+        scored.append(song.name)
         say(f"{song.name}: done")
+    if not scored:
+        raise ValueError("no song was scored by every method")
     table = {m: {column: float(np.mean([r[column] for r in rows[m]])) for column in rows[m][0]}
              for m in methods}
     return {
-        "songs": [s.name for s in songs], "training_means": means, "mae": table,
+        "songs": scored, "refused": {m: v for m, v in refused.items() if v},
+        "training_means": means, "mae": table,
         "settings_vs_diffvox": {m: settings_against_presets(v) for m, v in settings.items()},
         "level_vs_musdb18": {m: {
             "mean_lu": float(np.mean(v)), "inside_p10_p90": float(np.mean(
                 [LEVEL_P10_LU <= x <= LEVEL_P90_LU for x in v]))} for m, v in levels.items()},
-        "seconds_per_song": {m: s / max(1, len(songs)) for m, s in seconds.items() if s},
+        "seconds_per_song": {m: s / calls[m] for m, s in seconds.items() if calls[m]},
     }
 
 
@@ -248,6 +267,9 @@ def format_results(results: dict[str, Any]) -> str:
                   else "– | –")
         lines.append(f"| {m} | {preset} | {level['mean_lu']:+.2f} | "
                      f"{_pct(level['inside_p10_p90'])} |")
+    for method, reasons in results.get("refused", {}).items():
+        lines += ["", f"{method} refused {len(reasons)} song(s), left out for every method: "
+                  + "; ".join(reasons)]
     return "\n".join(lines)
 
 
