@@ -213,7 +213,7 @@ def spectra_figure(spectra: Mapping[str, Any], range_db: float = 70.0) -> Figure
         ax.set_ylim(top - range_db, top + 5.0)
     ax.set_ylabel("level (dBFS)")
     ax.set_title("vocal and backing")
-    ax.legend(loc="lower left", frameon=False)
+    ax.legend(loc="best", frameon=True, framealpha=0.9, edgecolor="none")
     return figure
 
 
