@@ -13,7 +13,6 @@ import pytest
 import soundfile as sf
 
 from reaper_automix.analysis.loudness import LoudnessMeter
-from reaper_automix.cli import main
 from reaper_automix.decisions.vocal_chain import VocalChain, eq_response_db
 from reaper_automix.decisions.vocal_prior import LEVEL_P90_LU, chain_in_prior, load_prior
 from reaper_automix.hosts.rpp import open_project
@@ -76,7 +75,7 @@ def test_cli_writes_the_page_and_loudness_matched_previews(published):
         assert rate == SR and audio.shape[1] == 2
         levels.append(meter.integrated(audio))
     assert levels[0] == pytest.approx(levels[1], abs=0.05)
-    assert f'src="ab/before.wav"' in page
+    assert 'src="ab/before.wav"' in page
     assert open_project(project).track("Lead Vox").fx == []  # --dry-run wrote nothing
 
 
@@ -107,7 +106,7 @@ def test_a_level_outside_what_mixes_do_is_pointed_out(published):
     assert not any("released mixes do" in text for text in _texts(vocal_section(data)))
 
 
-def test_plot_data_and_the_diffvox_table(published, tmp_path):
+def test_plot_data_and_the_diffvox_table(published):
     project, _ = published
     plots = vocal_job.VocalPlots()
     report = vocal_job.plan_vocal(open_project(project), method="prior", plots=plots)

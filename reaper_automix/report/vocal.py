@@ -60,7 +60,6 @@ METHOD_TEXT = {
     "cnn": "Li & Lerch's four networks (level, compression, EQ, reverb), trained by us on "
            "generated songs (docs/vocal-cnn.md)",
 }
-PLUGIN_CAPTIONS = {"MultiEQ": "EQ", "OmniCompressor": "compressor", "FdnReverb": "reverb"}
 
 
 def publish_vocal(
@@ -110,7 +109,7 @@ def vocal_section(report: Mapping[str, Any], plots: VocalPlots | None = None) ->
                            alt="vocal and backing spectra")
     _eq(section.subsection("EQ (MultiEQ)"), params.get("MultiEQ"), rate)
     _compressor(section.subsection("Compression (OmniCompressor)"), report,
-                params.get("OmniCompressor"), plots, rate)
+                params.get("OmniCompressor"), plots)
     _reverb(section.subsection("Reverb (FdnReverb)"), report, params.get("FdnReverb"), rate)
     if plots is not None and plots.diffvox:
         _diffvox(section.subsection("Against the DiffVox presets"), plots.diffvox)
@@ -257,7 +256,7 @@ def eq_figure(params: Mapping[str, float], rate: float) -> Figure:
 
 
 def _compressor(section: Section, report: Mapping[str, Any], params: Mapping[str, float] | None,
-                plots: VocalPlots | None, rate: float) -> None:
+                plots: VocalPlots | None) -> None:
     if params is None:
         section.add_text("No OmniCompressor was written.", "note")
         return
