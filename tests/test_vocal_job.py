@@ -156,3 +156,17 @@ def test_bad_input_leaves_the_project_untouched(tmp_path, case, capsys):
             "silent": "silent"}[case] in message
     assert path.read_bytes() == original
     assert not list(tmp_path.glob("*.automix-bak"))
+
+
+def test_tracks_only_reaper_plays_are_named_or_heard_with_a_warning(tmp_path, capsys):
+    from .reaper_sim import add_midi
+
+    path = _write_session(tmp_path, extra=[TrackSpec("Synth")])
+    add_midi(path, "Synth", [(0.0, 4.0)])
+    original = path.read_bytes()
+    assert main(["vocal", str(path), "--method", "rules"]) == 2
+    message = " ".join(capsys.readouterr().err.split())
+    assert "'Synth' (MIDI items" in message and "--skip-unplayable" in message, message
+    assert path.read_bytes() == original
+    report = plan_vocal(open_project(path), method="rules", skip_unplayable=True)
+    assert any("'Synth'" in w and "headless renderer plays it" in w for w in report.warnings)

@@ -16,7 +16,7 @@ from ..decisions.vocal import DEFAULT_METHOD, METHODS
 from ..decisions.vocal_chain import REVERB_MODES
 from ..hosts.rpp import open_project
 from ..jobs.vocal import VocalPlots, VocalReport, plan_vocal
-from . import add_report_options, add_skip_missing, write_report_files
+from . import add_report_options, add_skip_missing, add_skip_unplayable, write_report_files
 
 REPORT_WIDTH = 80
 
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-o", "--output", help="write the mixed project here instead")
     add_skip_missing(parser)
+    add_skip_unplayable(parser)
     add_report_options(parser)
     parser.set_defaults(run=run)
 
@@ -65,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
         task = bar.add_task("mixing the vocal", total=1.0)
         report = plan_vocal(
             project, args.vocal, args.backing, method=args.method, amount=args.amount / 100.0,
-            reverb=args.reverb, skip_missing=args.skip_missing, plots=plots,
+            reverb=args.reverb, skip_missing=args.skip_missing,
+            skip_unplayable=args.skip_unplayable, plots=plots,
             progress=lambda fraction, message: bar.update(task, completed=fraction,
                                                           description=message),
         )

@@ -25,6 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..analysis.roles import role_from_name
+from ..audio.playable import (
+    UnplayableTracksError,
+    describe_unplayable,
+    unplayable_reason,
+    unplayable_tracks,
+)
 from ..audio.render import Renderer, pan_gains
 from ..decisions.vocal import (
     DEFAULT_METHOD,
@@ -197,12 +203,15 @@ def plan_vocal(
     amount: float = 1.0,
     reverb: str = "insert",
     skip_missing: bool = False,
+    skip_unplayable: bool = False,
     plots: VocalPlots | None = None,
     progress: Progress = lambda fraction, message: None,
     cancelled: Cancelled = lambda: False,
 ) -> VocalReport:
     """Decide and stage the vocal chain and fader in the model (not saved); fill ``plots``
-    (for the report) when given."""
+    (for the report) when given. Tracks the headless renderer cannot play (MIDI, instruments,
+    other plug-ins) in the vocal or the backing are refused, or heard as it plays them with
+    ``skip_unplayable`` (a warning each)."""
     if method not in METHODS:
         raise JobError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if reverb not in REVERB_MODES:
@@ -215,6 +224,10 @@ def plan_vocal(
     if not sources:
         raise JobError(f"nothing but {track.display_name!r} reaches the master: there is no "
                        "backing to mix the vocal against (name tracks with --backing)")
+    unplayable = unplayable_tracks([track, *sources])
+    if unplayable and not skip_unplayable:
+        raise UnplayableTracksError(describe_unplayable(
+            unplayable, "Freeze them in REAPER (Track > Freeze tracks) so that they play as audio"))
     renderer = Renderer(project, skip_missing=skip_missing)
     progress(0.02, f"rendering the backing ({len(sources)} track(s))")
     mix = _render_backing(renderer, project, track, sources)
@@ -248,9 +261,16 @@ def plan_vocal(
     report = _stage(project, track, decision, path_db)
     report.vocal_chosen_by = chosen_by
     report.backing = [t.display_name for t in sources]
-    report.warnings = [*renderer.warnings, *path_warnings]
+    report.warnings = [*map(_unplayable_warning, unplayable), *renderer.warnings,
+                       *path_warnings]
     progress(1.0, "done")
     return report
+
+
+def _unplayable_warning(track: Track) -> str:
+    return (f"track {track.display_name!r} ({unplayable_reason(track)}) is heard as the headless "
+            "renderer plays it (MIDI silent, other plug-ins skipped); freeze it in REAPER to "
+            "have it heard as REAPER plays it")
 
 
 def _check_vocal_items(track: Track) -> None:
@@ -375,7 +395,8 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
             project, request.get("vocal") or None, request.get("backing") or None,
             method=request.get("method", DEFAULT_METHOD),
             amount=float(request.get("amount", 1.0)), reverb=request.get("reverb", "insert"),
-            skip_missing=bool(request.get("skip_missing", False)), plots=plots,
+            skip_missing=bool(request.get("skip_missing", False)),
+            skip_unplayable=bool(request.get("skip_unplayable", False)), plots=plots,
             progress=progress, cancelled=cancelled,
         )
         files = _publish(asked, request, report, plots, project) if asked.wanted else None

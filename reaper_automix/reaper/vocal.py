@@ -118,6 +118,7 @@ def run(api: ReaperApi) -> bool:
         label=f"mix lead vocal {vocal.display_name}",
         params={"vocal": vocal.guid, "method": settings.method, "tempo": project.tempo,
                 "amount": settings.amount / 100.0, "reverb": "insert", "skip_missing": False,
+                "skip_unplayable": True,  # heard as played headless, a warning each (no stems)
                 **settings.report.job_params("vocal", project_file)},
         apply=lambda result: apply_result(api, proj, result, undo_description(vocal), settings),
     )
