@@ -17,13 +17,18 @@ demo: setup
 	$(PY) -m reaper_automix balance $(DEMO_DIR)/automix-demo.RPP --recursive \
 		-o $(DEMO_DIR)/automix-demo-balanced.RPP \
 		--report $(DEMO_DIR)/automix-demo-balance.html --preview $(DEMO_DIR)/preview
-	$(PY) -m reaper_automix vocal $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/automix-demo-mixed.RPP \
-		--report $(DEMO_DIR)/automix-demo-vocal.html --preview $(DEMO_DIR)/preview-vocal
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo.RPP -o $(DEMO_DIR)/mix-before.wav
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-balanced.RPP -o $(DEMO_DIR)/mix-balanced.wav
-	@echo "Open $(DEMO_DIR)/automix-demo.RPP and $(DEMO_DIR)/automix-demo-balanced.RPP in REAPER,"
-	@echo "or listen to $(DEMO_DIR)/mix-before.wav and $(DEMO_DIR)/mix-balanced.wav;"
-	@echo "open $(DEMO_DIR)/automix-demo-balance.html for what changed and why (A/B at equal loudness)."
+	$(PY) -m reaper_automix mix $(DEMO_DIR)/automix-demo.RPP --reference $(DEMO_DIR)/reference.wav \
+		-o $(DEMO_DIR)/automix-demo-mixed.RPP \
+		--report $(DEMO_DIR)/automix-demo-mix.html --preview $(DEMO_DIR)/preview-mix
+	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-mixed.RPP -o $(DEMO_DIR)/mix-after.wav
+	$(PY) -m reaper_automix vocal $(DEMO_DIR)/automix-demo-mixed.RPP -o $(DEMO_DIR)/automix-demo-vocal.RPP \
+		--report $(DEMO_DIR)/automix-demo-vocal.html --preview $(DEMO_DIR)/preview-vocal
+	@echo "Open $(DEMO_DIR)/automix-demo.RPP, -balanced.RPP and -mixed.RPP in REAPER, or listen to"
+	@echo "$(DEMO_DIR)/mix-before.wav, mix-balanced.wav, mix-after.wav and reference.wav;"
+	@echo "open $(DEMO_DIR)/automix-demo-balance.html, automix-demo-mix.html and automix-demo-vocal.html for what changed and why"
+	@echo "(A/B at equal loudness)."
 
 ## The whole test suite (what CI runs).
 test: setup
@@ -34,6 +39,7 @@ bench: setup
 	$(PY) benchmarks/bench_balance.py
 	$(PY) benchmarks/bench_analysis.py
 	$(PY) benchmarks/bench_iem.py
+	$(PY) benchmarks/bench_match.py
 
 clean:
 	rm -rf $(VENV) .cache $(DEMO_DIR) .pytest_cache

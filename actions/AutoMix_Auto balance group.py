@@ -7,10 +7,14 @@
 #   faders of each folder's child tracks are set so that they sound equally loud in their
 #   characteristic frequency band, as one undo point. The numerical work runs in a separate
 #   worker Python set up with `reaper-automix install`; REAPER stays responsive, the console
-#   shows progress, and running the action again while it works offers to cancel.
+#   shows progress, and running the action again while it works offers to cancel. The package
+#   also installs AutoMix: Match reference (faders, pans, MultiEQ and OmniCompressor of the
+#   top-level groups fitted to a reference mix) and AutoMix: Mix (balance + match).
 # @provides
 #   [main] .
 #   [main] AutoMix_Auto balance group (settings).py
+#   [main] AutoMix_Match reference.py
+#   [main] AutoMix_Mix (balance + match).py
 #   [main] AutoMix_Mix lead vocal.py
 #   [main] AutoMix_Mix lead vocal (settings).py
 #   reaper_automix/__init__.py
@@ -26,6 +30,7 @@
 #   reaper_automix/reaper/balance.py
 #   reaper_automix/reaper/config.py
 #   reaper_automix/reaper/live.py
+#   reaper_automix/reaper/match.py
 #   reaper_automix/reaper/report.py
 #   reaper_automix/reaper/snapshot.py
 #   reaper_automix/reaper/stems.py

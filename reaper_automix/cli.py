@@ -13,8 +13,8 @@ from . import __version__
 from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
-COMMANDS = ("inspect", "render", "analyze", "balance", "vocal", "demo", "install", "worker",
-            "generate", "train", "eval")
+COMMANDS = ("inspect", "render", "analyze", "balance", "match", "mix", "vocal", "eval", "demo",
+            "install", "worker", "generate", "train")
 
 console = Console(stderr=True)
 

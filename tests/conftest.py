@@ -23,3 +23,11 @@ def fixture_path(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"fixture {path} not found (../shared is absent)")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_session(tmp_path_factory: pytest.TempPathFactory):
+    """The demo session (stems, project, reference), built once per test process; read-only."""
+    from reaper_automix.demo import build_demo
+
+    return build_demo(tmp_path_factory.mktemp("demo-session"))

@@ -16,6 +16,7 @@ import pytest
 from reaper_automix.cli import main
 
 from .test_report import make_session
+from .test_report_match import make_match_song
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -112,6 +113,40 @@ def test_balance_report_in_headless_chromium(browser, tmp_path: Path) -> None:
     assert 1.5 <= switch["afterTime"] < 2.5, switch  # … and B continues from A's moment
     title = browser.find_element("css selector", "h1").text
     assert title == "AutoMix: Auto balance group — song.RPP"
+    print(f"screenshot: {shot}")
+
+
+def test_match_report_in_headless_chromium(browser, tmp_path: Path) -> None:
+    project = make_match_song(tmp_path / "match")
+    page, previews = tmp_path / "match" / "report.html", tmp_path / "match" / "ab"
+    assert main(["match", str(project), "--reference", str(project.with_name("reference.wav")),
+                 "--budget", "600", "--steps", "4", "--dry-run", "--report", str(page),
+                 "--preview", str(previews)]) == 0
+    browser.get(page.as_uri())
+    browser.set_script_timeout(30)
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+    durations = browser.execute_async_script(AUDIO_DURATIONS)
+    resources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(int(height) + 40, 16000))
+    shot = output_folder() / "match-report.png"
+    assert browser.save_screenshot(str(shot))
+
+    alts = [alt for _, _, alt in images]
+    assert alts[:4] == ["Bark spectra", "crest, width, imbalance", "feature distances",
+                        "loss trace"]
+    assert [a for a in alts if a.startswith("MultiEQ")] == [
+        "MultiEQ of Drums", "MultiEQ of Bass", "MultiEQ of Lead"]
+    assert all(complete and width > 0 for complete, width, _ in images), images
+    assert len(durations) == 3, "before, after and reference players"
+    assert all(isinstance(d, (int, float)) and abs(d - 6.0) < 0.05 for d in durations), durations
+    assert all(url.startswith("file:") for url in resources), f"fetched {resources}"
+    assert errors == [], errors
+    title = browser.find_element("css selector", "h1").text
+    assert title == "AutoMix: Match reference — song.RPP"
     print(f"screenshot: {shot}")
 
 

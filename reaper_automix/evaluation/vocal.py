@@ -71,10 +71,8 @@ REVERB_COLUMNS = {"dryWet": ("DW (%)", 100.0), "revTime": ("RT (s)", 1.0),
                   "highGain": ("HCG", 1.0), "highQ": ("HCQ", 1.0)}
 
 
-def register(targets: argparse._SubParsersAction) -> None:
-    parser = targets.add_parser(
-        "vocal", help="Mix lead vocal: MAE table, settings vs DiffVox, level vs MUSDB18",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``reaper-automix eval vocal`` (the protocol: this module's docstring)."""
     parser.add_argument("--data", choices=("generator", "synthetic"), default="generator")
     parser.add_argument("--songs", type=int, default=20, help="held-out songs (default 20)")
     parser.add_argument("--first-seed", type=int, default=FIRST_EVAL_SEED,
@@ -85,7 +83,6 @@ def register(targets: argparse._SubParsersAction) -> None:
     parser.add_argument("--methods", default=",".join(METHODS),
                         help=f"comma-separated subset of {','.join(METHODS)}")
     parser.add_argument("--json", type=Path, help="also write the full results here")
-    parser.set_defaults(run=run)
 
 
 # =============================================================================== the truth
@@ -227,7 +224,7 @@ def evaluate(songs: list[Song], seeds: list[int], methods: list[str],
     }
 
 
-def run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     console = Console(stderr=True)

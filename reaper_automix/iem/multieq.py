@@ -92,6 +92,13 @@ def _peak_or_shelf(kind: int, f: np.float32, q: np.float32, gain_db: np.float32,
     return out
 
 
+def coefficients(kind: int, frequency: float, q: float, gain_db: float,
+                 sample_rate: float) -> np.ndarray:
+    """One section's float32 coefficients [b0, b1, b2, a1, a2], computed as the plug-in does
+    (section kinds HP1, HP2, LP1, LP2, LOW_SHELF, PEAK, HIGH_SHELF of this module)."""
+    return _coefficients(kind, frequency, q, gain_db, float(sample_rate))
+
+
 def sections(params: Mapping[str, float], sample_rate: float) -> np.ndarray:
     """The float32 sections (rows [b0, b1, b2, a1, a2]) in processing order, identities dropped.
 

@@ -395,6 +395,12 @@ class ReaperApi:
         parts = str(values).split(",")
         return parts + [""] * (len(captions) - len(parts))
 
+    def user_file_for_read(self, title: str, extension: str, initial: str = "") -> str | None:
+        """REAPER's file dialog (GetUserFileNameForRead; ``extension`` is the default one, e.g.
+        "wav"): the chosen path, or None when the user cancelled."""
+        ok, path, _, _ = self.rpr.GetUserFileNameForRead(initial, title, extension)
+        return str(path) if ok and path else None
+
     def open_file(self, path: str) -> bool:
         """Open a file in the system's default application (a browser for .html): SWS's
         ``CF_ShellExecute`` where SWS is installed, else Python's ``webbrowser``. False if

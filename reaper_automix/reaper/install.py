@@ -45,6 +45,7 @@ LIGHT_MODULES = (
     "reaper/balance.py",
     "reaper/config.py",
     "reaper/live.py",
+    "reaper/match.py",
     "reaper/report.py",
     "reaper/snapshot.py",
     "reaper/stems.py",

@@ -29,8 +29,9 @@ one ``reaper_python`` module; it serves the :class:`SimReaper` created last.
 A simulator records what a test checks: undo blocks with their flags and the changes made inside
 them, changes made outside any undo block, ``PreventUIRefresh`` nesting, console text, message
 boxes, dialogs, files opened with SWS's ``CF_ShellExecute``, and deferred code, which runs only
-when the test calls :meth:`SimReaper.run_deferred`. Message-box answers and ``GetUserInputs`` replies are queued by
-the test. It has no render call: the live path never asks REAPER to render (docs/reaper.md).
+when the test calls :meth:`SimReaper.run_deferred`. Message-box answers and ``GetUserInputs`` replies
+are queued by the test, and so are file-dialog replies (``files``). It has no render call: the live
+path never asks REAPER to render (docs/reaper.md).
 
 The model is read with :class:`reaper_automix.hosts.rpp.RppHost`; the file is never written.
 """
@@ -198,6 +199,8 @@ class SimReaper:
         self.answers: deque[int] = deque()
         self.inputs: deque[list[str] | None] = deque()
         self.input_dialogs: list[tuple[str, str, str]] = []
+        self.files: deque[str | None] = deque()  # GetUserFileNameForRead replies (None: cancel)
+        self.file_dialogs: list[tuple[str, str, str]] = []  # (title, initial, extension)
         self.opened: list[str] = []  # files given to CF_ShellExecute
         self.deferred: deque[str] = deque()
         self.calls: list[str] = []
@@ -1099,6 +1102,11 @@ class SimReaper:
             return (False, title, n, captions, defaults, size)
         return (True, title, n, captions, ",".join(reply), size)
 
+    def RPR_GetUserFileNameForRead(self, filename: str, title: str, extension: str) -> tuple:
+        self.file_dialogs.append((title, filename, extension))
+        reply = self.files.popleft() if self.files else None
+        return (reply is not None, reply or filename, title, extension)
+
     def RPR_CF_ShellExecute(self, path: str) -> bool:
         """SWS's "open in the default application" (SWS counts as installed here)."""
         self.opened.append(str(path))
@@ -1152,6 +1160,8 @@ REPO = Path(__file__).resolve().parents[2]
 ACTIONS = REPO / "actions"
 BALANCE_ACTION = ACTIONS / "AutoMix_Auto balance group.py"
 SETTINGS_ACTION = ACTIONS / "AutoMix_Auto balance group (settings).py"
+MATCH_ACTION = ACTIONS / "AutoMix_Match reference.py"
+MIX_ACTION = ACTIONS / "AutoMix_Mix (balance + match).py"
 VOCAL_ACTION = ACTIONS / "AutoMix_Mix lead vocal.py"
 VOCAL_SETTINGS_ACTION = ACTIONS / "AutoMix_Mix lead vocal (settings).py"
 

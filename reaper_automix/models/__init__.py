@@ -1,0 +1,1 @@
+"""Networks shipped with reaper-automix, with their weights and model cards in docs/."""
