@@ -23,9 +23,11 @@ demo: setup
 		-o $(DEMO_DIR)/automix-demo-mixed.RPP \
 		--report $(DEMO_DIR)/automix-demo-mix.html --preview $(DEMO_DIR)/preview-mix
 	$(PY) -m reaper_automix render $(DEMO_DIR)/automix-demo-mixed.RPP -o $(DEMO_DIR)/mix-after.wav
+	$(PY) -m reaper_automix vocal $(DEMO_DIR)/automix-demo-mixed.RPP -o $(DEMO_DIR)/automix-demo-vocal.RPP \
+		--report $(DEMO_DIR)/automix-demo-vocal.html --preview $(DEMO_DIR)/preview-vocal
 	@echo "Open $(DEMO_DIR)/automix-demo.RPP, -balanced.RPP and -mixed.RPP in REAPER, or listen to"
 	@echo "$(DEMO_DIR)/mix-before.wav, mix-balanced.wav, mix-after.wav and reference.wav;"
-	@echo "open $(DEMO_DIR)/automix-demo-balance.html and automix-demo-mix.html for what changed and why"
+	@echo "open $(DEMO_DIR)/automix-demo-balance.html, automix-demo-mix.html and automix-demo-vocal.html for what changed and why"
 	@echo "(A/B at equal loudness)."
 
 ## The whole test suite (what CI runs).

@@ -6,16 +6,20 @@
 #   Select one or more folder tracks (or any track inside a folder) and run this action: the
 #   faders of each folder's child tracks are set from their loudness in their characteristic
 #   frequency band and their role (kick, hats, pad, lead vocal...), the folder keeping its
-#   level, as one undo point. "Set role of selected tracks" overrides a detected role. The numerical work runs in a separate
-#   worker Python set up with `reaper-automix install`; REAPER stays responsive, the console
-#   shows progress, and running the action again while it works offers to cancel. The package
-#   also installs AutoMix: Match reference (faders, pans, MultiEQ and OmniCompressor of the
-#   top-level groups fitted to a reference mix) and AutoMix: Mix (balance + match).
+#   level, as one undo point. "Set role of selected tracks" overrides a detected role. The
+#   numerical work runs in a separate worker Python set up with `reaper-automix install`; REAPER
+#   stays responsive, the console shows progress, and running the action again while it works
+#   offers to cancel. The package also installs AutoMix: Match reference (faders, pans, MultiEQ
+#   and OmniCompressor of the top-level groups fitted to a reference mix), AutoMix: Mix
+#   (balance + match) and AutoMix: Mix lead vocal (EQ, compressor, reverb and level of the lead
+#   vocal against the backing).
 # @provides
 #   [main] .
 #   [main] AutoMix_Auto balance group (settings).py
 #   [main] AutoMix_Match reference.py
 #   [main] AutoMix_Mix (balance + match).py
+#   [main] AutoMix_Mix lead vocal.py
+#   [main] AutoMix_Mix lead vocal (settings).py
 #   [main] AutoMix_Set role of selected tracks.py
 #   reaper_automix/__init__.py
 #   reaper_automix/session.py
@@ -37,6 +41,7 @@
 #   reaper_automix/reaper/roles.py
 #   reaper_automix/reaper/snapshot.py
 #   reaper_automix/reaper/stems.py
+#   reaper_automix/reaper/vocal.py
 #   reaper_automix/rpp/__init__.py
 #   reaper_automix/rpp/tokens.py
 #   reaper_automix/worker/__init__.py

@@ -13,8 +13,8 @@ from . import __version__
 from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
-COMMANDS = ("inspect", "render", "analyze", "balance", "match", "mix", "eval", "demo", "install",
-            "worker", "generate", "train")
+COMMANDS = ("inspect", "render", "analyze", "balance", "match", "mix", "vocal", "eval", "demo",
+            "install", "worker", "generate", "train")
 
 console = Console(stderr=True)
 

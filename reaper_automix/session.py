@@ -123,6 +123,18 @@ class FxInstance:
 
 
 @dataclass(eq=False)
+class Receive:
+    """A send from ``source`` into the track that holds this receive (REAPER's ``AUXRECV``)."""
+
+    source: Track
+    mode: int = 0  # 0 post-fader (post-pan), 1 pre-FX, 3 pre-fader (post-FX)
+    volume: float = 1.0  # linear
+    pan: float = 0.0
+    mute: bool = False
+    is_new: bool = False  # added by us, not yet in the project
+
+
+@dataclass(eq=False)
 class Track:
     index: int
     name: str
@@ -141,6 +153,8 @@ class Track:
     items: list[Item] = field(default_factory=list)
     fx: list[FxInstance] = field(default_factory=list)
     ext: dict[str, str] = field(default_factory=dict)  # extension data (P_EXT:key), read only
+    receives: list[Receive] = field(default_factory=list)
+    is_new: bool = False  # added by us (Project.add_track), not yet in the project
 
     @property
     def volume_db(self) -> float:
@@ -248,6 +262,19 @@ class Project:
             raise LookupError(f"{len(matches)} tracks are named {key!r}; use the GUID instead")
         names = ", ".join(repr(t.display_name) for t in self.tracks) or "none"
         raise LookupError(f"no track named or with GUID {key!r} (tracks: {names})")
+
+    def add_track(self, name: str) -> Track:
+        """A new empty top-level track at the end of the project (written by ``save()``); the
+        previous last track closes every folder still open after it (REAPER's end of file
+        does the same, so nothing else moves)."""
+        if self.tracks:
+            last = self.tracks[-1]
+            still_open = max(0, last.depth + last.folder_depth)
+            last.folder_depth -= still_open
+        track = Track(index=len(self.tracks), name=name, guid="", is_new=True)
+        self.tracks.append(track)
+        link_folders(self.tracks)
+        return track
 
     def save(self, path: str | Path | None = None) -> Path | None:
         """Write changes back through the host; returns the backup path, if one was made."""

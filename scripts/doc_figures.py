@@ -16,8 +16,10 @@ from reaper_automix.analysis.spectrum import SpectrumRecorder
 from reaper_automix.demo import build_demo
 from reaper_automix.hosts.rpp import open_project
 from reaper_automix.jobs.balance import plan_balance
+from reaper_automix.jobs.vocal import VocalPlots, plan_vocal
 from reaper_automix.report.balance import group_figure
 from reaper_automix.report.document import figure_png
+from reaper_automix.report.vocal import eq_figure, level_figure, plugin_values, spectra_figure
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_BYTES = 100_000
@@ -29,6 +31,16 @@ def balance_figures(project_file: Path, out: Path) -> list[Path]:
     report = plan_balance(project, ["Drums"], method="centroid", spectra=spectra).to_json()
     (drums,) = report["groups"]
     return [save(group_figure(drums, spectra.spectra), out / "report-balance-drums.png")]
+
+
+def vocal_figures(project_file: Path, out: Path) -> list[Path]:
+    project = open_project(project_file)
+    plots = VocalPlots()
+    report = plan_vocal(project, method="prior", plots=plots).to_json()
+    eq = plugin_values(report)["MultiEQ"]
+    return [save(level_figure(report), out / "report-vocal-level.png"),
+            save(spectra_figure(plots.spectra), out / "report-vocal-spectra.png"),
+            save(eq_figure(eq, project.sample_rate), out / "report-vocal-eq.png")]
 
 
 def save(figure: object, path: Path) -> Path:
@@ -48,7 +60,7 @@ def main() -> None:
     project = args.work / "demo" / "automix-demo.RPP"
     if not project.exists():
         build_demo(args.work / "demo")
-    for path in balance_figures(project, args.out):
+    for path in [*balance_figures(project, args.out), *vocal_figures(project, args.out)]:
         print(f"wrote {path} ({path.stat().st_size // 1000} kB)")
 
 

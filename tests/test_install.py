@@ -71,7 +71,7 @@ def test_install_then_uninstall_leaves_the_folder_byte_for_byte(resource, newlin
     assert added.endswith(newline)
     assert not re.search(r"[\r\n]", added.replace(newline, ""))  # the file's line endings
     ours = [line for line in added.split(newline) if line]
-    assert len(ours) == len(find_actions()) == 5
+    assert len(ours) == len(find_actions()) == 7
     assert all(_OUR_KB_LINE.match(line) for line in ours), ours
 
     scripts = report.scripts_dir

@@ -101,7 +101,8 @@ def test_every_file_is_provided_once_exists_and_is_what_install_copies(repositor
     mains = {s.get("file", "AutoMix_Auto balance group.py") for s in sources if s.get("main")}
     assert mains == {"AutoMix_Auto balance group.py", "AutoMix_Auto balance group (settings).py",
                      "AutoMix_Set role of selected tracks.py", "AutoMix_Match reference.py",
-                     "AutoMix_Mix (balance + match).py"}
+                     "AutoMix_Mix (balance + match).py",
+                     "AutoMix_Mix lead vocal.py", "AutoMix_Mix lead vocal (settings).py"}
     assert "reapy/core/fx/fx.py" in provided and "reapy/LICENSE.txt" in provided
 
 

@@ -148,3 +148,33 @@ def test_match_report_in_headless_chromium(browser, tmp_path: Path) -> None:
     title = browser.find_element("css selector", "h1").text
     assert title == "AutoMix: Match reference — song.RPP"
     print(f"screenshot: {shot}")
+
+
+def test_vocal_report_in_headless_chromium(browser, tmp_path: Path) -> None:
+    from .test_vocal_job import _write_session
+
+    project = _write_session(tmp_path / "song")
+    page, previews = tmp_path / "song" / "vocal.html", tmp_path / "song" / "ab"
+    assert main(["vocal", str(project), "--method", "rules", "--dry-run", "--report", str(page),
+                 "--preview", str(previews)]) == 0
+    browser.get(page.as_uri())
+    browser.set_script_timeout(30)
+    images = browser.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.alt])")
+    durations = browser.execute_async_script(AUDIO_DURATIONS)
+    resources = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name)")
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    height = browser.execute_script("return document.body.scrollHeight")
+    browser.set_window_size(1280, min(int(height) + 40, 8000))
+    shot = output_folder() / "vocal-report.png"
+    assert browser.save_screenshot(str(shot))
+
+    assert [alt for _, _, alt in images] == [
+        "vocal level against the backing", "vocal and backing spectra", "MultiEQ response",
+        "OmniCompressor static curve and gain reduction", "FdnReverb decay"]
+    assert all(complete and width > 0 for complete, width, _ in images), images
+    assert len(durations) == 2 and all(abs(d - 8.0) < 0.05 for d in durations), durations
+    assert all(url.startswith("file:") for url in resources), f"fetched {resources}"
+    assert errors == [], errors
+    assert browser.find_element("css selector", "h1").text == "AutoMix: Mix lead vocal — song.RPP"

@@ -4,12 +4,14 @@ Per item: the active take's source from ``source_offset`` on, advancing ``play_r
 source per second of timeline (looped if the item loops), its channel mode, item trim × take volume,
 take pan, fades; muted items are silent. Per track: the sum of its items, then its FX chain (IEM
 plug-ins through our emulations; any other plug-in is skipped with a warning), then optionally its
-fader and pan. A folder adds the post-fader output of each child that sends to its parent.
+fader and pan. A folder adds the post-fader output of each child that sends to its parent; a
+track with receives adds each sending track's signal (post-fader, pre-fader or pre-FX) at the
+receive's volume and pan, before its own FX.
 Output is always stereo float32 at the project sample rate.
 
 Tracks it cannot play (:mod:`.playable`) can be given as REAPER's own pre-fader renders
 (``rendered``: track GUID → audio file): such a track plays its file instead of its items,
-children and FX, then its fader and pan, so a folder of them sums as in REAPER.
+children, receives and FX, then its fader and pan, so a folder of them sums as in REAPER.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..session import Item, Project, Source, Track
+from ..session import Item, Project, Receive, Source, Track
 from .io import MediaError, read_audio, resample
 
 log = logging.getLogger("reaper_automix.render")
@@ -84,6 +86,7 @@ class Renderer:
         self.rendered_post_fader = rendered_post_fader
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
+        self._local = threading.local()  # per thread: the tracks being rendered (loop guard)
         self.sample_rate = project.sample_rate
         self.skip_missing = skip_missing
         self.warnings: list[str] = []
@@ -104,12 +107,27 @@ class Renderer:
         n = self.n_samples(end)
         if track.mute and fader:
             return np.zeros((n, 2), np.float32)
-        audio = self.rendered_track(track, n)
+        rendering = self._local.__dict__.setdefault("rendering", [])
+        if any(t is track for t in rendering):
+            path = " → ".join(t.display_name for t in [*rendering, track])
+            raise ValueError(f"routing loop: {path}; remove one of these sends")
+        rendering.append(track)
+        try:
+            return self._track(track, n, fader, pan, fx, end)
+        finally:
+            rendering.pop()
+
+    def _track(self, track: Track, n: int, fader: bool, pan: bool, fx: bool,
+               end: float | None) -> np.ndarray:
+        audio = self.rendered_track(track, n)  # REAPER's render already holds its receives
         if audio is None:
             audio = self.items(track, n)
             for child in track.children:
                 if child.main_send and not child.mute:
                     audio += self.track(child, fader=True, pan=True, fx=fx, end=end)
+            for receive in track.receives:
+                if not receive.mute and not receive.source.mute:
+                    audio += self._received(receive, fx, end)
             if fx:
                 audio = self.apply_fx(track, audio)
         if fader:
@@ -117,6 +135,15 @@ class Renderer:
         if pan and track.pan != 0.0:
             audio *= np.asarray(pan_gains(track.pan), np.float32)
         return audio
+
+    def _received(self, receive: Receive, fx: bool, end: float | None) -> np.ndarray:
+        """What a receive adds: the source post-fader (mode 0), post-FX pre-fader (3) or
+        pre-FX (1), times the receive's volume and pan."""
+        post_fader = receive.mode == 0
+        signal = self.track(receive.source, fader=post_fader, pan=post_fader,
+                            fx=fx and receive.mode != 1, end=end)
+        gains = np.asarray(pan_gains(receive.pan), np.float32) * np.float32(receive.volume)
+        return signal * gains
 
     def mix(self, *, end: float | None = None) -> np.ndarray:
         """The master sum: every top-level track that sends to the master, post-fader."""

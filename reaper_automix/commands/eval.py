@@ -10,7 +10,9 @@ import argparse
 import importlib
 
 TARGETS = {"balance": "Auto balance group: methods against human balances (issue 17)",
-           "match": "Match reference: same-song and cross-song protocols (issue 14)"}
+           "match": "Match reference: same-song and cross-song protocols (issue 14)",
+           "vocal": "Mix lead vocal: the paper's MAE table, settings against the DiffVox presets, "
+                    "level against MUSDB18, on held-out generated songs (docs/vocal.md)"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,7 +7,7 @@ import argparse
 import importlib
 
 #: target → module in reaper_automix.commands exposing register(targets).
-TARGETS = {"match": "train_match"}
+TARGETS = {"match": "train_match", "vocal": "train_vocal"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path, PureWindowsPath
 
 from ..rpp.document import Block, Line, RppDocument, RppFormatError
 from ..rpp.tokens import format_number, replace_tokens
-from ..session import Fade, FxInstance, Item, Project, Source, Take, Track, link_folders
+from ..session import Fade, FxInstance, Item, Project, Receive, Source, Take, Track, link_folders
 
 FX_BLOCK_TAGS = {"VST", "JS", "AU", "DX", "CLAP", "LV2", "VIDEO_EFFECT", "CONTAINER"}
 
@@ -52,6 +52,9 @@ class _Loaded:
     volume: float
     pan: float
     fx_blocks: dict[int, Block] = field(default_factory=dict)  # id(FxInstance) → <VST block
+    folder_depth: int = 0
+    receive_lines: dict[int, Line] = field(default_factory=dict)  # id(Receive) → AUXRECV line
+    receive_values: dict[int, tuple[float, float, bool]] = field(default_factory=dict)
 
 
 class RppHost:
@@ -77,9 +80,29 @@ class RppHost:
         for index, block in enumerate(doc.track_blocks()):
             track, fx_blocks = self._read_track(index, block, media_dir)
             project.tracks.append(track)
-            self._loaded[id(track)] = _Loaded(block, track.volume, track.pan, fx_blocks)
+            self._loaded[id(track)] = _Loaded(block, track.volume, track.pan, fx_blocks,
+                                              track.folder_depth)
+        for track in project.tracks:
+            self._read_receives(track, project.tracks)
         link_folders(project.tracks)
         return project
+
+    def _read_receives(self, track: Track, tracks: list[Track]) -> None:
+        """``AUXRECV src mode vol pan mute …`` lines; a source index out of range is ignored
+        (REAPER drops such a receive too)."""
+        loaded = self._loaded[id(track)]
+        for line in loaded.block.lines("AUXRECV"):
+            values = line.values
+            source = _int(values, 0, -1)
+            if not 0 <= source < len(tracks):
+                continue
+            receive = Receive(tracks[source], mode=_int(values, 1, 0),
+                              volume=max(0.0, _float(values, 2, 1.0)),
+                              pan=min(1.0, max(-1.0, _float(values, 3, 0.0))),
+                              mute=_int(values, 4, 0) != 0)
+            track.receives.append(receive)
+            loaded.receive_lines[id(receive)] = line
+            loaded.receive_values[id(receive)] = (receive.volume, receive.pan, receive.mute)
 
     def _read_track(self, index: int, block: Block, folder: Path) -> tuple[Track, dict[int, Block]]:
         volpan = _first_values(block, "VOLPAN")
@@ -115,13 +138,18 @@ class RppHost:
         return self.document.save(path or self.path)
 
     def write(self, project: Project) -> None:
-        """Write every changed fader/pan and staged plug-in into the document (in memory)."""
+        """Write every changed fader/pan, staged plug-in, receive and added track into the
+        document (in memory)."""
+        self._write_new_tracks(project)
         for track in project.tracks:
             loaded = self._loaded.get(id(track))
             if loaded is None:
                 raise RppFormatError(f"track {track.display_name} was not read from {self.path}")
             if track.volume != loaded.volume or track.pan != loaded.pan:
                 self._write_volpan(loaded.block, track)
+            if track.folder_depth != loaded.folder_depth:
+                _write_isbus(loaded.block, track.folder_depth)
+            self._write_receives(loaded, track, project)
             for fx in track.fx:
                 if fx.is_new:
                     if fx.iem_plugin is None:
@@ -134,6 +162,10 @@ class RppHost:
         for track in project.tracks:
             loaded = self._loaded[id(track)]
             loaded.volume, loaded.pan = track.volume, track.pan
+            loaded.folder_depth = track.folder_depth
+            for receive in track.receives:
+                loaded.receive_values[id(receive)] = (receive.volume, receive.pan, receive.mute)
+                receive.is_new = False
             for fx in track.fx:
                 fx.payload = tuple(payload_lines(loaded.fx_blocks[id(fx)])) if fx.kind == "VST" else ()
                 fx.changes, fx.is_new = {}, False
@@ -146,6 +178,53 @@ class RppHost:
         """The plug-in block (``<VST``, ``<JS`` …) an FX instance was read from or written to."""
         return self._loaded[id(track)].fx_blocks[id(fx)]
 
+    def _write_new_tracks(self, project: Project) -> None:
+        """Append the tracks added with ``Project.add_track`` after the last track block."""
+        from ..rpp.builder import TrackSpec, new_track_lines
+
+        for track in project.tracks:
+            if not track.is_new:
+                continue
+            if self.document.project is None:
+                raise ValueError(f"cannot add track {track.display_name!r} to a track template")
+            blocks = self.document.track_blocks()
+            container = self.document.project
+            anchor = blocks[-1] if blocks else None
+            indent = anchor.head.indent if anchor is not None else container.child_indent
+            ending = container.ending
+            spec = TrackSpec(track.name, volume=track.volume, pan=track.pan, mute=track.mute,
+                             nchan=track.n_channels)
+            receives = [_receive_text(r, project) for r in track.receives]
+            text = ending.join(indent + line for line in new_track_lines(spec, receives=receives))
+            block = RppDocument(text + ending, f"new track {track.display_name!r}").top[0]
+            at = container.index(anchor) + 1 if anchor is not None else len(container.children)
+            container.insert(at, [block])
+            track.guid = _first_values(block, "TRACKID")[0]
+            track.is_new = False
+            loaded = _Loaded(block, track.volume, track.pan, {}, track.folder_depth)
+            for receive, line in zip(track.receives, block.lines("AUXRECV")):
+                loaded.receive_lines[id(receive)] = line
+                loaded.receive_values[id(receive)] = (receive.volume, receive.pan, receive.mute)
+            self._loaded[id(track)] = loaded
+
+    def _write_receives(self, loaded: _Loaded, track: Track, project: Project) -> None:
+        for receive in track.receives:
+            line = loaded.receive_lines.get(id(receive))
+            if line is None:  # a new receive on an existing track: after the last AUXRECV
+                block = loaded.block
+                previous = block.lines("AUXRECV")
+                anchor = previous[-1] if previous else (block.line("MIDIOUT")
+                                                        or block.line("MAINSEND"))
+                index = block.index(anchor) + (1 if previous else 0) if anchor else len(
+                    block.children)
+                line = Line(block.child_indent + _receive_text(receive, project), block.ending)
+                block.insert(index, [line])
+                loaded.receive_lines[id(receive)] = line
+            elif loaded.receive_values[id(receive)] != (receive.volume, receive.pan, receive.mute):
+                line.text = replace_tokens(line.text, {3: format_number(receive.volume),
+                                                       4: format_number(receive.pan),
+                                                       5: str(int(receive.mute))})
+
     def _write_volpan(self, block: Block, track: Track) -> None:
         line = block.line("VOLPAN")
         volume, pan = format_number(track.volume), format_number(track.pan)
@@ -156,6 +235,29 @@ class RppHost:
         index = block.index(anchor) + 1 if anchor is not None else 0
         new = Line(f"{block.child_indent}VOLPAN {volume} {pan} -1 -1 1", block.ending)
         block.insert(index, [new])
+
+
+def _write_isbus(block: Block, folder_depth: int) -> None:
+    """``ISBUS state delta`` for a new folder depth delta."""
+    from ..rpp.builder import isbus_fields
+
+    state, folder_depth = isbus_fields(folder_depth)
+    line = block.line("ISBUS")
+    fields = {1: str(state), 2: str(folder_depth)}
+    if line is not None:
+        line.text = replace_tokens(line.text, fields)
+        return
+    anchor = block.line("MUTESOLO") or block.line("VOLPAN") or block.line("NAME")
+    index = block.index(anchor) + 1 if anchor is not None else 0
+    block.insert(index, [Line(f"{block.child_indent}ISBUS {state} {folder_depth}", block.ending)])
+
+
+def _receive_text(receive: Receive, project: Project) -> str:
+    """An ``AUXRECV`` line as REAPER writes one (source by track index, stereo, default pan
+    law, no MIDI)."""
+    source = next(i for i, t in enumerate(project.tracks) if t is receive.source)
+    return (f"AUXRECV {source} {receive.mode} {format_number(receive.volume)} "
+            f"{format_number(receive.pan)} {int(receive.mute)} 0 0 0 0 -1:U 0 -1 ''")
 
 
 def _read_name(block: Block) -> str:

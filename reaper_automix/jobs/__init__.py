@@ -16,7 +16,7 @@ Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
 
 #: job type → module in this package exposing ``run(request, progress, cancelled) -> dict``.
-JOB_TYPES = {"balance": "balance", "match": "match", "mix": "mix"}
+JOB_TYPES = {"balance": "balance", "match": "match", "mix": "mix", "vocal": "vocal"}
 
 
 class JobError(Exception):

@@ -51,6 +51,7 @@ LIGHT_MODULES = (
     "reaper/roles.py",
     "reaper/snapshot.py",
     "reaper/stems.py",
+    "reaper/vocal.py",
     "rpp/__init__.py",
     "rpp/tokens.py",
     "worker/__init__.py",

@@ -7,7 +7,9 @@ and pans, and the IEM plug-in values staged with :meth:`Track.stage_iem_params
 <reaper_automix.session.Track.stage_iem_params>`, back as one undo point. The values written are
 those the .RPP host writes for the same staging (:func:`reaper_automix.iem.state.writable_params`
 over :func:`~reaper_automix.iem.state.insert_defaults` for a new instance), sent as the IEM layer's
-normalised grid values. Standard library and reapy only: this runs inside REAPER.
+normalised grid values. Sends are neither read nor written (a track's ``receives`` stay empty
+here; the workers render from the state-chunk snapshot, which has them). Standard library and
+reapy only: this runs inside REAPER.
 """
 
 from __future__ import annotations

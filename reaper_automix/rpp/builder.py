@@ -330,6 +330,16 @@ def _track_lines(
     return [f"<TRACK {track_guid}", *(INDENT + line for line in body), ">"]
 
 
+def new_track_lines(track: TrackSpec, *, receives: Sequence[str] = ()) -> list[str]:
+    """The unindented lines of one new top-level ``<TRACK`` block (fresh GUIDs) for adding to
+    an existing project, with ``receives`` (``AUXRECV …`` lines) where REAPER writes them."""
+    if track.children is not None:
+        raise ValueError(f"track {track.name!r}: only ordinary tracks can be added this way")
+    lines = _track_lines(track, 0, _GuidSource(None), iter(range(1, 1 << 31)))
+    at = lines.index(INDENT + "MIDIOUT -1")
+    return [*lines[:at], *(INDENT + text for text in receives), *lines[at:]]
+
+
 def source_kind(path_text: str) -> str:
     """REAPER's ``<SOURCE`` type for a media file, from its extension."""
     suffix = Path(path_text.replace("\\", "/")).suffix.lower()

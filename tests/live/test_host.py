@@ -50,11 +50,13 @@ def _api(sim: SimReaper) -> tuple[ReaperApi, str]:
 
 
 def _comparable(project: Project) -> list[dict]:
-    """Everything the model holds, except the source text (REAPER gives resolved paths)."""
+    """Everything the model holds, except the source text (REAPER gives resolved paths) and the
+    receives (the live host does not read sends; the workers render from the state-chunk
+    snapshot, which has them)."""
     out = []
     for track in project.tracks:
         data = {f.name: getattr(track, f.name) for f in dataclasses.fields(Track)
-                if f.name not in ("parent", "children", "items", "fx")}
+                if f.name not in ("parent", "children", "items", "fx", "receives")}
         data["parent"] = track.parent.index if track.parent else None
         data["children"] = [c.index for c in track.children]
         data["items"] = [_item(i) for i in track.items]

@@ -1180,6 +1180,8 @@ SETTINGS_ACTION = ACTIONS / "AutoMix_Auto balance group (settings).py"
 ROLE_ACTION = ACTIONS / "AutoMix_Set role of selected tracks.py"
 MATCH_ACTION = ACTIONS / "AutoMix_Match reference.py"
 MIX_ACTION = ACTIONS / "AutoMix_Mix (balance + match).py"
+VOCAL_ACTION = ACTIONS / "AutoMix_Mix lead vocal.py"
+VOCAL_SETTINGS_ACTION = ACTIONS / "AutoMix_Mix lead vocal (settings).py"
 
 
 def write_worker_config(resource: Path, python: str, timeout_s: float = 600.0) -> Path:
