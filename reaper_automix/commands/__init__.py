@@ -73,6 +73,6 @@ def add_skip_unplayable(parser: argparse.ArgumentParser) -> None:
         help="go on (with a warning per track) when tracks hold MIDI, an instrument or plug-ins "
         "other than IEM MultiEQ/OmniCompressor/FdnReverb, which only REAPER plays: they are "
         "analysed as the headless renderer plays them (MIDI silent, other plug-ins skipped). "
-        "Without it such tracks stop the command; inside REAPER the actions have REAPER render "
-        "them",
+        "Without it such tracks stop the command; inside REAPER the balance, match and mix "
+        "actions have REAPER render them (the vocal action warns and goes on)",
     )

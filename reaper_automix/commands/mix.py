@@ -10,9 +10,9 @@ from typing import Any
 from rich.console import Console, Group
 from rich.progress import Progress
 
-from ..analysis.cfb import METHODS
 from ..analysis.spectrum import SpectrumRecorder
 from ..hosts.rpp import open_project
+from ..jobs.balance import METHODS
 from ..jobs.match import MatchPlots
 from ..jobs.mix import plan_mix
 from . import add_report_options
@@ -30,8 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dry-run is given).",
     )
     parser.add_argument("project", help="path to an .RPP file")
-    parser.add_argument("--method", choices=METHODS, default="centroid",
-                        help="stage 1's loudness band (see `balance --help`)")
+    parser.add_argument("--method", choices=METHODS, default="role",
+                        help="stage 1's method (default role; see `balance --help`)")
     add_match_options(parser)
     parser.add_argument("--skip-unplayable", action="store_true",
                         help="stage 1: balance tracks the headless renderer cannot play (MIDI, "

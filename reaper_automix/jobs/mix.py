@@ -31,7 +31,7 @@ def plan_mix(
     project: Project,
     reference: str | Path,
     *,
-    method: str = "centroid",
+    method: str = "role",
     stems: list[str] | None = None,
     options: MatchOptions | None = None,
     skip_unplayable: bool = False,
@@ -77,7 +77,7 @@ def run(request: dict[str, Any], progress: Progress, cancelled: Cancelled) -> di
         spectra = SpectrumRecorder(project.sample_rate) if asked.html else None
         plots = MatchPlots() if asked.html else None
         balance, report, _ = plan_mix(
-            project, request["reference"], method=request.get("method", "centroid"),
+            project, request["reference"], method=request.get("method", "role"),
             stems=request.get("stems") or None, options=options_from(request),
             skip_unplayable=bool(request.get("skip_unplayable", False)),
             **rendered_from(request), spectra=spectra, plots=plots, progress=progress,
