@@ -178,6 +178,18 @@ def test_silent_stems_are_left_untouched_and_named(stems) -> None:
     assert decision.stems[0].active and decision.stems[2].active
 
 
+def test_a_stem_too_loud_for_the_plugins_is_left_untouched_and_named(stems) -> None:
+    """A broken stem (a float file at +50 LUFS) cannot be written: named, not a crash."""
+    broken = stems[1] * np.float32(10 ** (70 / 20))
+    current = [WrittenStem(0.0, 0.0)] * 3
+    decision = match_reference([stems[0], broken, stems[2]], mix_of(stems[:3], [0] * 3, [0] * 3),
+                               RATE, current=current, names=["kick", "broken", "keys"],
+                               options=MatchOptions(budget_s=1.0, steps=3))
+    loud = decision.stems[1]
+    assert not loud.active and "too loud" in loud.reason and loud.after == current[1]
+    assert decision.stems[0].active and decision.stems[2].active
+
+
 @pytest.mark.parametrize(("reference", "message"), [
     (np.zeros((RATE * 6, 2), np.float32), "silent"),
     (np.ones((RATE * 6,), np.float32) * 0.1, "channel"),
@@ -191,7 +203,7 @@ def test_unusable_references_are_refused(stems, reference: np.ndarray, message: 
 
 def test_all_silent_stems_are_refused(stems) -> None:
     silent = [np.zeros_like(s) for s in stems]
-    with pytest.raises(MatchError, match="every stem is silent"):
+    with pytest.raises(MatchError, match="no stem can be matched: stem 1 is silent"):
         match_reference(silent, mix_of(stems, [0] * 4, [0] * 4), RATE,
                         current=[WrittenStem(0.0, 0.0)] * 4)
 

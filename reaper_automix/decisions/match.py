@@ -68,6 +68,9 @@ Cancelled = Callable[[], bool]
 
 MIN_REFERENCE_S = 5.0
 SILENT_LUFS = -70.0  # stems and references below BS.1770's absolute gate are silent
+#: louder than this before its fader, a stem is out of what OmniCompressor's threshold (-50 … +10 dB
+#: around the console's stem level) can follow: a broken file or gain, left untouched
+LOUDEST_STEM_LUFS = STEM_LUFS + 60.0
 FITS = ("full", "faders", "start")
 STARTS = ("model", "neutral")  # where the fit starts: MatchNet's prediction or equal loudness
 DEFAULT_START = "neutral"  # the product's default (CLI, REAPER action): the shipped network's
@@ -641,6 +644,16 @@ def match_reference(
                       progress, cancelled)
 
 
+def _left_out_reason(loudness: float) -> str | None:
+    """Why a stem of this integrated loudness (before its fader) is not matched, or None."""
+    if not loudness > SILENT_LUFS:
+        return "silent (below -70 LUFS)"
+    if loudness > LOUDEST_STEM_LUFS:
+        return (f"far too loud ({loudness:+.0f} LUFS before its fader, more than "
+                f"{LOUDEST_STEM_LUFS:+.0f}): check its media and item gains")
+    return None
+
+
 def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
            current: list[WrittenStem], names: list[str] | None, rest: np.ndarray | None,
            options: MatchOptions, start: np.ndarray | torch.Tensor | None, progress: Progress,
@@ -659,10 +672,12 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     progress(0.02, "measuring stems")
     with ThreadPoolExecutor(THREADS) as pool:  # the meter's filter runs without the GIL
         loudness = list(pool.map(partial(_loudness, meter), stereo))
-    active = [i for i, value in enumerate(loudness) if value > SILENT_LUFS]
+    left_out = {i: _left_out_reason(value) for i, value in enumerate(loudness)}
+    active = [i for i, reason in left_out.items() if reason is None]
     if not active:
-        raise MatchError("every stem is silent (below -70 LUFS): nothing to match; check that "
-                         "the stems' items play and their media are online")
+        raise MatchError("no stem can be matched: " + "; ".join(
+            f"{names[i]} is {reason}" for i, reason in left_out.items()) + "; check that the "
+            "stems' items play, their media are online and their gains are sane")
     input_gain = np.array([STEM_LUFS - loudness[i] for i in active])
     warnings: list[str] = []
     current_rows = []
@@ -771,8 +786,8 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
     results = []
     for i, name in enumerate(names):
         if i not in active:
-            results.append(StemMatch(name, False, "silent (below -70 LUFS)", None, None,
-                                     current[i], current[i]))
+            results.append(StemMatch(name, False, left_out[i], None, None, current[i],
+                                     current[i]))
             continue
         row = active.index(i)
         after = current[i] if options.amount == 0.0 else to_written(final[row],

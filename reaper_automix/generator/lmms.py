@@ -46,6 +46,8 @@ ALLOWED_SONGS = ("CapDan-ReggaeTry", "CapDan-ReggaetonTry", "Thomasso-AxeFromThe
 LOADER_VERSION = "1"
 SAMPLE_RATE = 44100
 SILENT_LUFS = -70.0  # a rendered track below this is empty (no notes, or muted) and left out
+#: a stem louder than this was rendered silenced and divided by its composer gain of about 0
+BROKEN_LUFS = 20.0
 RENDER_TIMEOUT_S = 1800
 MANIFEST = "song.json"
 GROUP_FOLDERS = {"drums": "Drums", "bass": "Bass", "vocals": "Vocals", "other": "Other"}
@@ -437,8 +439,12 @@ def _load(folder: Path) -> LmmsSong:
     data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     project = Path(data["project"])
     infos = tracks_in_render_order(project_xml(project))
-    tracks = []
+    tracks, skipped = [], list(data["skipped"])
     for entry in data["tracks"]:
+        if not (math.isfinite(entry["lufs"]) and entry["lufs"] < BROKEN_LUFS):
+            skipped.append(f"{entry['name']}: its stem reads {entry['lufs']:.0f} LUFS (a track "
+                           "LMMS renders silenced, divided by its composer gain of about 0)")
+            continue
         role, source = guess_role(infos[entry["index"] - 1])
         fields = {k: v for k, v in entry.items() if k != "file"}
         tracks.append(LmmsTrack(**{**fields, "effects": tuple(entry["effects"]),
@@ -446,7 +452,7 @@ def _load(folder: Path) -> LmmsSong:
                                    "role_source": source, "group": group_of(role)}))
     return LmmsSong(data["name"], project, folder, data["tempo"], data["length_s"],
                     data["sample_rate"], data["master_gain_db"], tuple(tracks),
-                    tuple(data["skipped"]), data["render_s"])
+                    tuple(skipped), data["render_s"])
 
 
 def stems_include_track_gain(cache_dir: str | Path | None = None) -> dict[str, float]:

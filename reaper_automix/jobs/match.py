@@ -62,7 +62,7 @@ class StemReport:
 
     name: str
     guid: str
-    status: str  # "matched", "silent", "missing media", "cannot be rendered"
+    status: str  # "matched", "silent", "too loud", "missing media", "cannot be rendered"
     reason: str | None
     loudness_lufs: float | None
     fader_before_db: float
@@ -188,6 +188,11 @@ def _without_our_plugins(tracks: list[Track]) -> Iterator[None]:
     finally:
         for fx, state in zip(ours, states):
             fx.bypassed = state
+
+
+def _status(reason: str) -> str:
+    """The status of a stem the decision left out, from its reason."""
+    return "silent" if reason.startswith("silent") else "too loud"
 
 
 def _unrenderable(renderer: Renderer, stem: Track) -> str | None:
@@ -325,7 +330,8 @@ def plan_match(
     for track in tracks:
         result = by_track.get(id(track))
         if result is None or not result.active:
-            status, reason = untouched.get(id(track), ("silent", result.reason if result else ""))
+            reason = result.reason if result else ""
+            status, reason = untouched.get(id(track), (_status(reason), reason))
             report.stems.append(StemReport(track.display_name, track.guid, status, reason, None,
                                            track.volume_db, track.volume_db, track.pan,
                                            track.pan))
