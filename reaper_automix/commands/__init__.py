@@ -66,6 +66,15 @@ def write_report_files(
     return published.to_json()
 
 
+def add_output_options(parser: argparse.ArgumentParser, project: str,
+                       reports: str = "the report") -> None:
+    """``--dry-run``, ``--json`` and ``-o`` of every command that writes the project
+    (``project``: what the written project is, e.g. "balanced")."""
+    parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
+    parser.add_argument("--json", action="store_true", help=f"print {reports} as JSON")
+    parser.add_argument("-o", "--output", help=f"write the {project} project here instead")
+
+
 def add_skip_unplayable(parser: argparse.ArgumentParser) -> None:
     """The ``--skip-unplayable`` option of every command that renders tracks headless."""
     parser.add_argument(

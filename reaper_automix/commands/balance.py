@@ -26,7 +26,8 @@ from ..jobs.balance import (
     plan_balance,
 )
 from ..session import FADER_MAX_DB
-from . import add_report_options, add_skip_missing, add_skip_unplayable, write_report_files
+from . import (add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
+               write_report_files)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,9 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--recursive", action="store_true",
         help="also balance the folders nested inside each --group (bottom-up)",
     )
-    parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("-o", "--output", help="write the balanced project here instead")
+    add_output_options(parser, "balanced")
     add_skip_missing(parser)
     add_skip_unplayable(parser)
     add_report_options(parser)

@@ -16,7 +16,7 @@ from ..decisions.match import DEFAULT_BUDGET_S, DEFAULT_START, FITS, STARTS, Mat
 from ..hosts.rpp import open_project
 from ..jobs import JobError
 from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchPlots, MatchReport, plan_match
-from . import add_report_options, write_report_files
+from . import add_output_options, add_report_options, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,9 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("project", help="path to an .RPP file")
     add_match_options(parser)
-    parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("-o", "--output", help="write the matched project here instead")
+    add_output_options(parser, "matched")
     add_report_options(parser)
     parser.set_defaults(run=run)
 

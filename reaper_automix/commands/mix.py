@@ -15,7 +15,7 @@ from ..hosts.rpp import open_project
 from ..jobs.balance import METHODS
 from ..jobs.match import MatchPlots
 from ..jobs.mix import plan_mix
-from . import add_report_options
+from . import add_output_options, add_report_options
 from .balance import report_view
 from .match import add_match_options, finish, options_from_args, report_tables
 
@@ -37,9 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="stage 1: balance tracks the headless renderer cannot play (MIDI, "
                         "instruments, other plug-ins) as it plays them, instead of refusing; "
                         "stage 2 leaves such stems untouched either way")
-    parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
-    parser.add_argument("--json", action="store_true", help="print both reports as JSON")
-    parser.add_argument("-o", "--output", help="write the mixed project here instead")
+    add_output_options(parser, "mixed", "both reports")
     add_report_options(parser)
     parser.set_defaults(run=run)
 

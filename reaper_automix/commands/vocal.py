@@ -16,7 +16,8 @@ from ..decisions.vocal import DEFAULT_METHOD, METHODS
 from ..decisions.vocal_chain import REVERB_MODES
 from ..hosts.rpp import open_project
 from ..jobs.vocal import VocalPlots, VocalReport, plan_vocal
-from . import add_report_options, add_skip_missing, add_skip_unplayable, write_report_files
+from . import (add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
+               write_report_files)
 
 REPORT_WIDTH = 80
 
@@ -47,9 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--reverb", choices=REVERB_MODES, default="insert",
                         help="FdnReverb on the vocal with dry/wet (insert, default) or on a "
                         "return track fed by a post-fader send (send)")
-    parser.add_argument("--dry-run", action="store_true", help="compute and report, write nothing")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("-o", "--output", help="write the mixed project here instead")
+    add_output_options(parser, "mixed")
     add_skip_missing(parser)
     add_skip_unplayable(parser)
     add_report_options(parser)

@@ -15,10 +15,10 @@ from __future__ import annotations
 import shutil
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..worker import protocol
 from ..worker.client import WorkerProcess, WorkerStartError
@@ -66,6 +66,21 @@ class RunningJob:
 
 
 _current: RunningJob | None = None
+Answers = TypeVar("Answers")
+
+
+def ask(api: ReaperApi, title: str, captions: Sequence[str], defaults: list[str],
+        parse: Callable[[list[str]], Answers], refused: str) -> Answers | None:
+    """REAPER's input dialog, its answers parsed: None when the user cancels or ``parse``
+    refuses them (its reason shown in a message box after ``refused``, e.g. "Not saved")."""
+    values = api.user_inputs(title, list(captions), defaults)
+    if values is None:
+        return None
+    try:
+        return parse(values)
+    except ValueError as exc:
+        api.message_box(f"{refused}: {exc}.", title)
+        return None
 
 
 def running() -> RunningJob | None:

@@ -120,13 +120,10 @@ def ask(api: ReaperApi, proj: str, title: str) -> MatchSettings | None:
         api.message_box(f"{Path(reference).name}: choose a WAV, FLAC or MP3 file (a stereo "
                         "mix, at least 5 s long).", title)
         return None
-    values = api.user_inputs(title, list(CAPTIONS), stored.answers())
-    if values is None:
-        return None
-    try:
-        settings = parse_options(values, reference, stored.report)
-    except ValueError as exc:
-        api.message_box(f"Not started: {exc}.", title)
+    settings = action.ask(api, title, CAPTIONS, stored.answers(),
+                          lambda values: parse_options(values, reference, stored.report),
+                          "Not started")
+    if settings is None:
         return None
     settings.budget_s, settings.steps, settings.start = stored.budget_s, stored.steps, stored.start
     settings.save(api, proj)

@@ -78,13 +78,9 @@ def configure(api: ReaperApi) -> bool:
     """The settings action: ask, check and store the options. False if cancelled or invalid."""
     proj, _ = api.current_project()
     current = VocalSettings.load(api, proj)
-    values = api.user_inputs(SETTINGS_TITLE, list(CAPTIONS), current.answers())
-    if values is None:
-        return False
-    try:
-        settings = parse_settings(values)
-    except ValueError as exc:
-        api.message_box(f"Not saved: {exc}.", SETTINGS_TITLE)
+    settings = action.ask(api, SETTINGS_TITLE, CAPTIONS, current.answers(), parse_settings,
+                          "Not saved")
+    if settings is None:
         return False
     settings.save(api, proj)
     report = settings.report
