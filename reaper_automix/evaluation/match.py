@@ -380,17 +380,17 @@ def format_report(report: EvalReport) -> str:
     lines = [f"Match reference evaluation — sources {' '.join(report.sources)}, budget "
              f"{report.budget_s:g} s", "",
              "Same song: centred RMS error of group loudness (dB), scramble ±9 dB"]
-    header = f"{'song':<{width}}" + "".join(f"{c:>10}" for c in conditions)
+    header = f"{'song':<{width}}" + "".join(f"{c:>11}" for c in conditions)
     lines += [header]
     for song in report.songs:
         values = {c.condition: c.rms_error_db for c in song.same_song}
-        lines.append(f"{song.song:<{width}}" + "".join(f"{values[c]:>10.2f}" for c in conditions))
+        lines.append(f"{song.song:<{width}}" + "".join(f"{values[c]:>11.2f}" for c in conditions))
     lines += ["", "Cross song: 1/3-octave spectral shape distance to the next song's mix (dB)",
               header]
     for song in report.songs:
         values = {c.condition: c.distance_db for c in song.cross_song}
-        lines.append(f"{song.song:<{width}}" + "".join(f"{values[c]:>10.2f}" for c in conditions))
-    lines += ["", f"{'summary':<{width}}" + "".join(f"{c:>10}" for c in conditions)]
+        lines.append(f"{song.song:<{width}}" + "".join(f"{values[c]:>11.2f}" for c in conditions))
+    lines += ["", f"{'summary':<{width}}" + "".join(f"{c:>11}" for c in conditions)]
     rows = (("same_song_median_rms_db", "same-song median RMS dB (target <= 1.0, full)"),
             ("cross_song_median_distance_db", "cross-song median distance dB"),
             ("cross_song_median_ratio_to_equal_loudness",
@@ -398,6 +398,6 @@ def format_report(report: EvalReport) -> str:
             ("mean_seconds", "mean time per run s"))
     for key, title in rows:
         if all(key in report.summary[c] for c in conditions):
-            lines.append(f"{'':<{width}}" + "".join(f"{report.summary[c][key]:>10.2f}"
+            lines.append(f"{'':<{width}}" + "".join(f"{report.summary[c][key]:>11.2f}"
                                                      for c in conditions) + f"  {title}")
     return "\n".join(lines)
