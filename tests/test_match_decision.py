@@ -188,6 +188,9 @@ def test_a_stem_too_loud_for_the_plugins_is_left_untouched_and_named(stems) -> N
     loud = decision.stems[1]
     assert not loud.active and "too loud" in loud.reason and loud.after == current[1]
     assert decision.stems[0].active and decision.stems[2].active
+    with pytest.raises(MatchError, match="no stem can be matched: broken is far too loud"):
+        match_reference([broken, np.zeros_like(broken)], mix_of(stems[:2], [0, 0], [0, 0]),
+                        RATE, current=current[:2], names=["broken", "empty"])
 
 
 @pytest.mark.parametrize(("reference", "message"), [
@@ -203,7 +206,7 @@ def test_unusable_references_are_refused(stems, reference: np.ndarray, message: 
 
 def test_all_silent_stems_are_refused(stems) -> None:
     silent = [np.zeros_like(s) for s in stems]
-    with pytest.raises(MatchError, match="no stem can be matched: stem 1 is silent"):
+    with pytest.raises(MatchError, match="every stem is silent"):
         match_reference(silent, mix_of(stems, [0] * 4, [0] * 4), RATE,
                         current=[WrittenStem(0.0, 0.0)] * 4)
 

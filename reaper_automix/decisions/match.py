@@ -674,6 +674,9 @@ def _match(stems: list[np.ndarray], reference: np.ndarray, sample_rate: int,
         loudness = list(pool.map(partial(_loudness, meter), stereo))
     left_out = {i: _left_out_reason(value) for i, value in enumerate(loudness)}
     active = [i for i, reason in left_out.items() if reason is None]
+    if all(not value > SILENT_LUFS for value in loudness):
+        raise MatchError("every stem is silent (below -70 LUFS): nothing to match; check that "
+                         "the stems' items play and their media are online")
     if not active:
         raise MatchError("no stem can be matched: " + "; ".join(
             f"{names[i]} is {reason}" for i, reason in left_out.items()) + "; check that the "
