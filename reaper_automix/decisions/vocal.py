@@ -27,6 +27,7 @@ import numpy as np
 from ..analysis.loudness import LoudnessMeter
 from ..analysis.tempo import estimate_tempo
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR
+from ..jsonable import jsonable
 from ..session import FADER_MAX_DB, FADER_MIN_DB
 from . import vocal_rules
 from .vocal_chain import (
@@ -138,7 +139,7 @@ class VocalDecision:
             "plugins": {name: describe_params(name, values)
                         for name, values in self.chain.params().items()},
         }
-        return _finite(data)
+        return jsonable(data)
 
 
 def describe_params(plugin: str, values: Mapping[str, float]) -> list[dict[str, Any]]:
@@ -147,18 +148,6 @@ def describe_params(plugin: str, values: Mapping[str, float]) -> list[dict[str, 
             FDNREVERB.name: FDNREVERB}[plugin]
     return [{"index": p.index, "id": p.id, "name": p.name, "value": values[p.id],
              "text": p.text(values[p.id]), "unit": p.unit} for p in spec.params]
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return _finite(value.item())
-    return value
 
 
 # ------------------------------------------------------------------------------- deciding

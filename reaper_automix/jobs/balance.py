@@ -30,6 +30,7 @@ from ..audio.playable import (
 from ..audio.render import Renderer
 from ..decisions.balance import LEVELS, decide_balance
 from ..hosts.rpp import open_project
+from ..jsonable import jsonable
 from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
@@ -120,18 +121,7 @@ class BalanceReport:
     role_offsets: str | None = None  # "shipped" or the user's table (method "role")
 
     def to_json(self) -> dict[str, Any]:
-        return _finite(asdict(self))
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no infinities: -inf dB becomes null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+        return jsonable(asdict(self))
 
 
 def groups_to_balance(project: Project, keys: list[str] | None, recursive: bool) -> list[Track]:

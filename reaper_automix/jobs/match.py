@@ -10,7 +10,6 @@ this module connects it to a session and stages faders, pans and the two plug-in
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,6 +34,7 @@ from ..decisions.match import (
 )
 from ..hosts.rpp import open_project
 from ..iem import MULTIEQ, OMNICOMPRESSOR, fx_params, process
+from ..jsonable import jsonable
 from ..session import Project, Track
 from ..report import ReportRequest, job_files
 from . import Cancelled, JobCancelled, JobError, Progress
@@ -104,7 +104,7 @@ class MatchReport:
     trace: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        return _finite(asdict(self))
+        return jsonable(asdict(self))
 
 
 @dataclass
@@ -115,16 +115,6 @@ class MatchPlots:
 
     sample_rate: int = 0
     compressor_input: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 # ----------------------------------------------------------------------------------- inputs

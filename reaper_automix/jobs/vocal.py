@@ -43,6 +43,7 @@ from ..decisions.vocal import (
 from ..decisions.vocal_chain import REVERB_MODES, apply_eq, render
 from ..hosts.rpp import open_project
 from ..iem import FDNREVERB, MULTIEQ, OMNICOMPRESSOR
+from ..jsonable import jsonable
 from ..report import ReportRequest, job_files
 from ..session import Project, Receive, Track
 from . import Cancelled, JobCancelled, JobError, Progress
@@ -131,9 +132,7 @@ class VocalReport:
     decision: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        from ..decisions.vocal import _finite
-
-        return _finite(asdict(self))
+        return jsonable(asdict(self))
 
 
 # ------------------------------------------------------------------------------- choosing
