@@ -13,6 +13,14 @@ if TYPE_CHECKING:
     from ..session import Project
 
 
+def seed_argument(text: str) -> int:
+    """argparse type of ``--seed``: a non-negative integer."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("the seed must be a non-negative integer")
+    return value
+
+
 def add_skip_missing(parser: argparse.ArgumentParser) -> None:
     """The ``--skip-missing`` option of every command that renders a project."""
     parser.add_argument(

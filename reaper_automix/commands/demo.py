@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..demo import PROJECT_NAME, DemoSession, build_demo
+from . import seed_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,18 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "WAV stems in DIR/media/, a reference mix DIR/reference.wav and DIR/demo.json.",
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
-    parser.add_argument("--seed", type=_seed, default=0,
+    parser.add_argument("--seed", type=seed_argument, default=0,
                         help="seed for gains and humanisation (default 0); same seed, same bytes")
     parser.add_argument("--force", action="store_true",
                         help=f"overwrite an existing {PROJECT_NAME} and its media in DIR")
     parser.set_defaults(run=run)
-
-
-def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("the seed must be a non-negative integer")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

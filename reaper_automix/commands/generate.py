@@ -12,6 +12,7 @@ from rich.console import Console
 
 from ..generator import GeneratedSession, SessionSpec, generate_session
 from ..generator.catalogue import FAMILIES
+from . import seed_argument
 
 PROJECT_NAME = "session.RPP"
 MANIFEST = "manifest.json"
@@ -30,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="output folder")
     parser.add_argument("--count", type=_positive, default=1, help="sessions to write (1)")
-    parser.add_argument("--seed", type=_seed, default=0,
+    parser.add_argument("--seed", type=seed_argument, default=0,
                         help="seed of the first session; the others use the next seeds (0)")
     parser.add_argument("--length", type=float, default=30.0, metavar="SECONDS",
                         help="session length in seconds, 4–1200 (30); the piece loops to fill it")
@@ -46,13 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true",
                         help="overwrite session folders that already exist in DIR")
     parser.set_defaults(run=run)
-
-
-def _seed(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("the seed must be a non-negative integer")
-    return value
 
 
 def _positive(text: str) -> int:
