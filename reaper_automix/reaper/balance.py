@@ -85,10 +85,8 @@ def configure(api: ReaperApi) -> bool:
     if settings is None:
         return False
     settings.save(api, proj)
-    report = settings.report
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, recursive "
-                f"{yes_no(settings.recursive)}, write report {yes_no(report.write)}, open it "
-                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}, "
+                f"{yes_no(settings.recursive)}, {settings.report.describe()}, "
                 f"render {settings.render}\n")
     return True
 

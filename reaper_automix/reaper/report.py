@@ -50,6 +50,11 @@ class ReportSettings:
         """The settings as the dialog shows them (one "yes"/"no" per caption)."""
         return [yes_no(self.write), yes_no(self.open_in_browser), yes_no(self.previews)]
 
+    def describe(self) -> str:
+        """The settings as the console line of a settings action says them."""
+        return (f"write report {yes_no(self.write)}, open it {yes_no(self.open_in_browser)}, "
+                f"A/B previews {yes_no(self.previews)}")
+
     @classmethod
     def parse(cls, values: list[str]) -> ReportSettings:
         """The dialog's answers for :data:`CAPTIONS`; ValueError names the bad one."""

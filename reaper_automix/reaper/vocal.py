@@ -19,7 +19,7 @@ from . import action
 from .api import UNDO_TRACK_CONFIG, ReaperApi
 from .live import LiveHost
 from .report import CAPTIONS as REPORT_CAPTIONS
-from .report import ReportSettings, deliver, yes_no
+from .report import ReportSettings, deliver
 
 METHODS = ("prior", "rules", "cnn")
 SECTION = "reaper-automix"
@@ -83,10 +83,8 @@ def configure(api: ReaperApi) -> bool:
     if settings is None:
         return False
     settings.save(api, proj)
-    report = settings.report
     api.console(f"{SETTINGS_TITLE}: method {settings.method}, amount {settings.amount:g} %, "
-                f"write report {yes_no(report.write)}, open it "
-                f"{yes_no(report.open_in_browser)}, A/B previews {yes_no(report.previews)}\n")
+                f"{settings.report.describe()}\n")
     return True
 
 
