@@ -83,6 +83,18 @@ def add_output_options(parser: argparse.ArgumentParser, project: str,
     parser.add_argument("-o", "--output", help=f"write the {project} project here instead")
 
 
+def save_project(console: Console, project: Project, args: argparse.Namespace) -> int:
+    """Save as :func:`add_output_options` asked (in place with a backup, to ``-o``, or not at all
+    with ``--dry-run``) and say where; the command's exit status."""
+    if args.dry_run:
+        console.print("dry run: nothing written")
+        return 0
+    backup = project.save(args.output)
+    target = args.output or args.project
+    console.print(f"wrote {target}" + (f" (previous file kept as {backup})" if backup else ""))
+    return 0
+
+
 def add_skip_unplayable(parser: argparse.ArgumentParser) -> None:
     """The ``--skip-unplayable`` option of every command that renders tracks headless."""
     parser.add_argument(

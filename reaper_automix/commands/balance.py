@@ -27,7 +27,7 @@ from ..jobs.balance import (
 )
 from ..session import FADER_MAX_DB
 from . import (add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
-               write_report_files)
+               save_project, write_report_files)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -121,13 +121,7 @@ def run(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
     else:
         Console().print(report_view(report))
-    if args.dry_run:
-        console.print("dry run: nothing written")
-        return 0
-    backup = project.save(args.output)
-    target = args.output or args.project
-    console.print(f"wrote {target}" + (f" (previous file kept as {backup})" if backup else ""))
-    return 0
+    return save_project(console, project, args)
 
 
 def parse_role_options(values: list[str]) -> dict[str, str]:

@@ -16,7 +16,7 @@ from ..decisions.match import DEFAULT_BUDGET_S, DEFAULT_START, FITS, STARTS, Mat
 from ..hosts.rpp import open_project
 from ..jobs import JobError
 from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchPlots, MatchReport, plan_match
-from . import add_output_options, add_report_options, write_report_files
+from . import add_output_options, add_report_options, save_project, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -114,16 +114,10 @@ def finish(console: Console, project, args: argparse.Namespace, warnings: list[s
                          ensure_ascii=False))
     else:
         Console().print(tables)
-    if args.dry_run:
-        console.print("dry run: nothing written")
-        return 0
-    if not changed:
+    if not changed and not args.dry_run:
         console.print("amount 0 %: nothing to change, nothing written")
         return 0
-    backup = project.save(args.output)
-    target = args.output or args.project
-    console.print(f"wrote {target}" + (f" (previous file kept as {backup})" if backup else ""))
-    return 0
+    return save_project(console, project, args)
 
 
 # ------------------------------------------------------------------------------------ report

@@ -17,7 +17,7 @@ from ..decisions.vocal_chain import REVERB_MODES
 from ..hosts.rpp import open_project
 from ..jobs.vocal import VocalPlots, VocalReport, plan_vocal
 from . import (add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
-               write_report_files)
+               save_project, write_report_files)
 
 REPORT_WIDTH = 80
 
@@ -83,13 +83,7 @@ def run(args: argparse.Namespace) -> int:
                          ensure_ascii=False))
     else:
         Console(width=REPORT_WIDTH).print(report_renderable(report))
-    if args.dry_run:
-        console.print("dry run: nothing written")
-        return 0
-    backup = project.save(args.output)
-    target = args.output or args.project
-    console.print(f"wrote {target}" + (f" (previous file kept as {backup})" if backup else ""))
-    return 0
+    return save_project(console, project, args)
 
 
 # ---------------------------------------------------------------------------------- report
