@@ -88,6 +88,8 @@ def lmms_songs(workdir: Path) -> Iterator[Song]:
 
     for name in ALLOWED_SONGS:
         song = load_song(name)
+        for reason in song.skipped:  # silent tracks, and stems LMMS renders silenced
+            print(f"{name}: left out {reason}", file=sys.stderr)
         tracks = song.tracks  # without broken stems (generator.lmms.BROKEN_LUFS)
         tree = []
         for group, folder in GROUP_FOLDERS.items():

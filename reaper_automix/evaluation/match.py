@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -129,6 +130,8 @@ def lmms_songs(workdir: Path) -> list[Song]:
     songs = []
     for name in lmms.ALLOWED_SONGS:
         song = lmms.load_song(name)
+        for reason in song.skipped:  # silent tracks, and stems LMMS renders silenced
+            print(f"{name}: left out {reason}", file=sys.stderr)
         songs.append(Song(name, song.write_project(workdir / name / f"{name}.RPP")))
     return songs
 
