@@ -16,13 +16,14 @@ import numpy as np
 import pyloudnorm
 import pytest
 import soundfile as sf
-from scipy.signal import sosfreqz
+from scipy.signal import sosfilt, sosfreqz
 
 from reaper_automix.analysis.loudness import (
     InvalidAudioError,
     LoudnessMeter,
     TooShortError,
     amplitude_to_db,
+    energy_profiles,
     k_weighting_sos,
     sample_peak,
     stem_channel_weights,
@@ -303,6 +304,27 @@ def test_agrees_with_pyloudnorm_on_music_like_signals(rate):
         rounded = pyloudnorm.Meter(rate).integrated_loudness(audio)
         assert abs(ours - exact) <= 0.01, (name, ours, exact)
         assert 0.02 <= ours - rounded <= 0.06, (name, ours, rounded)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 5, 6])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_energy_profiles_equal_scipy_filters_channel_by_channel(channels, dtype):
+    """The fused pass over channel pairs (an odd one out, a zero weight) gives, per 100 ms
+    segment, Σ weight·(K-weighted)² and Σ weight·(band(K-weighted))² as scipy computes them."""
+    rate = 44100
+    rng = np.random.default_rng(channels)
+    audio = (0.3 * rng.standard_normal((int(1.25 * rate), channels))).astype(dtype)
+    weights = rng.uniform(0.5, 1.5, channels)
+    weights[-1] = 0.0 if channels == 6 else weights[-1]
+    band = np.array([[0.2, 0.1, -0.1, 1.0, -0.6, 0.1]])
+    full, banded = energy_profiles(audio, rate, weights, band)
+    weighted = sosfilt(k_weighting_sos(rate), audio.astype(np.float64), axis=0)
+    for profile, signal in ((full, weighted), (banded, sosfilt(band, weighted, axis=0))):
+        bounds = profile.boundaries
+        expected = [np.sum(weights * np.sum(signal[a:b] ** 2, axis=0)) for a, b in zip(bounds[:-1], bounds[1:])]
+        assert len(expected) == 12
+        np.testing.assert_allclose(profile.segment_energy, expected, rtol=1e-9)
+    assert energy_profiles(audio, rate, weights)[1] is None
 
 
 # ------------------------------------------------------------- the real EBU loudness test set

@@ -108,12 +108,17 @@ class MonoFrames:
 
 
 def mono_frames(audio: np.ndarray) -> MonoFrames:
-    """Average the channels straight into the padded frame buffer (no full-size temporaries)."""
-    frames = as_frames(audio)
+    """Average the channels straight into the padded frame buffer (no full-size temporaries).
+    NaN or infinity are not checked here: the loudness pass that follows finds them."""
+    frames = as_frames(audio, check_finite=False)
     n_frames = 1 + frames.shape[0] // HOP_LENGTH
     mono = MonoFrames(np.zeros((n_frames + 3) * HOP_LENGTH, dtype=np.float32), frames.shape[0])
     signal = mono.signal
-    for channel in range(frames.shape[1]):
+    if frames.shape[1] == 1:
+        signal[:] = frames[:, 0]
+    else:
+        np.add(frames[:, 0], frames[:, 1], out=signal)
+    for channel in range(2, frames.shape[1]):
         signal += frames[:, channel]
     if frames.shape[1] > 1:
         signal *= np.float32(1.0 / frames.shape[1])
@@ -157,7 +162,7 @@ def spectral_centroid_bandwidth(
         return 0.0, 0.0, 0
     window = _HANN
     freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
-    moments = np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1)
+    moments = np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1).astype(np.float32)
     framed = np.lib.stride_tricks.sliding_window_view(mono.padded, FRAME_LENGTH)[::HOP_LENGTH]
     centroid_sum = bandwidth_sum = 0.0
     for start in range(0, mono.n_frames, _STFT_CHUNK_FRAMES):  # slices: fancy indexing is 15x slower
@@ -165,7 +170,7 @@ def spectral_centroid_bandwidth(
         if not keep.any():
             continue
         magnitude = np.abs(scipy.fft.rfft(framed[start : start + keep.size] * window, axis=1))
-        total, first, second = (magnitude[keep].astype(np.float64) @ moments).T
+        total, first, second = (magnitude[keep] @ moments).astype(np.float64).T
         has_energy = total > 0
         centroid = np.divide(first, total, out=np.zeros_like(first), where=has_energy)
         spread = np.divide(second, total, out=np.zeros_like(second), where=has_energy)
@@ -246,15 +251,15 @@ def cfb_loudness(
     result = _centroid_result(mono, sample_rate, options, stats) if method == "centroid" else (
         _f0_result(mono, sample_rate, options)
     )
-    prefilters = [] if full_band_lufs is not None else [None]  # both share one K-weighting pass
-    if result.band_hz is not None:
-        prefilters.append(first_order_band_sos(*result.band_hz, sample_rate))
-    profiles = energy_profiles(frames, sample_rate, channel_weights, prefilters) if prefilters else []
-    full = gated_loudness(profiles[0]) if full_band_lufs is None else full_band_lufs
+    if full_band_lufs is not None and result.band_hz is None:
+        return replace(result, full_band_lufs=full_band_lufs, loudness_lufs=full_band_lufs)
+    band = None if result.band_hz is None else first_order_band_sos(*result.band_hz, sample_rate)
+    full_profile, band_profile = energy_profiles(frames, sample_rate, channel_weights, band)  # one pass
+    full = gated_loudness(full_profile) if full_band_lufs is None else full_band_lufs
     result = replace(result, full_band_lufs=full, loudness_lufs=full)
-    if result.band_hz is None:
+    if band_profile is None:
         return result
-    loudness = gated_loudness(profiles[-1])
+    loudness = gated_loudness(band_profile)
     if not math.isfinite(loudness):
         return replace(result, band_hz=None, fallback="band loudness below the -70 LUFS gate")
     return replace(result, loudness_lufs=loudness)

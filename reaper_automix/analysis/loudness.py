@@ -1,7 +1,7 @@
 """ITU-R BS.1770-4 loudness with EBU Tech 3341 (M, S, I) and Tech 3342 (LRA), plus peaks.
 
-Audio is ``(samples,)`` or ``(samples, channels)`` float. One fused K-weighting pass per channel
-(numba, GIL released) yields the channel-weighted energy of every 100 ms segment; every window
+Audio is ``(samples,)`` or ``(samples, channels)`` float. One fused K-weighting pass per pair of
+channels (numba, GIL released) yields the channel-weighted energy of every 100 ms segment; every window
 (400 ms gating block, momentary, 3 s short-term) is a run of consecutive segments, read from a
 cumulative sum. No Python loop over blocks and no per-sample temporaries of the whole signal. The K-weighting is
 derived from the analog prototype for any sample rate.
@@ -93,8 +93,12 @@ def stem_channel_weights(track_channels: int, stem_channels: int) -> np.ndarray:
     return bus[:track_channels]
 
 
-def as_frames(audio: np.ndarray) -> np.ndarray:
-    """Validate audio and return it as (samples, channels) without copying."""
+NON_FINITE_MESSAGE = "audio contains NaN or infinite samples: check the render or the file"
+
+
+def as_frames(audio: np.ndarray, *, check_finite: bool = True) -> np.ndarray:
+    """Validate audio and return it as (samples, channels) without copying. ``check_finite=False``
+    leaves the pass over the samples to a caller whose own pass finds NaN or infinity."""
     array = np.asarray(audio)
     if array.ndim == 1:
         array = array[:, None]
@@ -106,8 +110,8 @@ def as_frames(audio: np.ndarray) -> np.ndarray:
         )
     if not np.issubdtype(array.dtype, np.floating):
         raise InvalidAudioError(f"audio must be float (nominal range ±1), got dtype {array.dtype}")
-    if not np.isfinite(np.sum(array)) and not np.isfinite(array).all():  # the sum is the fast path
-        raise InvalidAudioError("audio contains NaN or infinite samples: check the render or the file")
+    if check_finite and not np.isfinite(np.sum(array)) and not np.isfinite(array).all():  # sum: fast path
+        raise InvalidAudioError(NON_FINITE_MESSAGE)
     return array
 
 
@@ -156,24 +160,34 @@ def energy_profiles(
     audio: np.ndarray,
     sample_rate: float,
     channel_weights: Sequence[float] | None = None,
-    prefilters: Sequence[np.ndarray | None] = (None,),
-) -> list[EnergyProfile]:
-    """Several measurements sharing one K-weighting pass per channel.
+    band: np.ndarray | None = None,
+) -> tuple[EnergyProfile, EnergyProfile | None]:
+    """The K-weighted energy profile and, with ``band`` (one second-order section, shape (6,) or
+    (1, 6)), the profile of the K-weighted signal further filtered by it, from one pass.
 
-    Profile k is the K-weighted signal further filtered by ``prefilters[k]`` (an SOS array, or
-    None for K-weighting alone). The filters are linear and time-invariant, so filtering after
-    the K-weighting equals filtering before it.
+    The filters are linear and time-invariant, so filtering after the K-weighting equals
+    filtering before it.
     """
-    frames = as_frames(audio)
+    frames = as_frames(audio, check_finite=False)  # non-finite samples give non-finite energies
     weights = _weights_for(frames.shape[1], channel_weights)
+    section = _IDENTITY_SECTION if band is None else np.asarray(band, dtype=float)
+    if section.size != 6:
+        raise ValueError(f"the band filter must be one second-order section (6 values), got {section.shape}")
     step = STEP_S * sample_rate
     segments = int(math.floor(frames.shape[0] / step + 1e-9))
     boundaries = np.round(np.arange(segments + 1) * step).astype(np.int64)
-    energies = np.zeros((len(prefilters), segments))
-    for channel, weight in enumerate(weights):
-        if weight != 0.0 and segments:
-            energies += weight * _segment_energies(frames[:, channel], sample_rate, prefilters, boundaries)
-    return [EnergyProfile(energy, boundaries, float(sample_rate), frames.shape[0]) for energy in energies]
+    energies = np.zeros((2, segments))
+    channels = [c for c in range(frames.shape[1]) if weights[c] != 0.0]
+    if segments:
+        for first in range(0, len(channels), 2):  # channels in pairs: two filter chains at once
+            pair = channels[first : first + 2]
+            pair_weights = np.array([weights[c] for c in pair] + [0.0] * (2 - len(pair)))
+            _pair_energies(frames, pair[0], pair[-1], pair_weights, k_weighting_sos(sample_rate),
+                           section.reshape(6), boundaries, energies)
+    if not np.isfinite(energies).all():
+        raise InvalidAudioError(NON_FINITE_MESSAGE)
+    profiles = [EnergyProfile(energy, boundaries, float(sample_rate), frames.shape[0]) for energy in energies]
+    return profiles[0], (profiles[1] if band is not None else None)
 
 
 def energy_profile(
@@ -182,55 +196,58 @@ def energy_profile(
     channel_weights: Sequence[float] | None = None,
     prefilter: np.ndarray | None = None,
 ) -> EnergyProfile:
-    """K-weight every channel (plus an optional extra SOS filter) and sum its power per step."""
-    return energy_profiles(audio, sample_rate, channel_weights, (prefilter,))[0]
-
-
-def _segment_energies(
-    signal: np.ndarray, sample_rate: float, prefilters: Sequence[np.ndarray | None], boundaries: np.ndarray
-) -> np.ndarray:
-    """Σ filtered² per segment for each prefilter (one fused pass, see _filtered_energies)."""
-    depth = max([1] + [sos.shape[0] for sos in prefilters if sos is not None])
-    extras = np.tile(_IDENTITY_SECTION, (len(prefilters), depth, 1))
-    for index, sos in enumerate(prefilters):
-        if sos is not None:
-            extras[index, : sos.shape[0]] = sos
-    energies = np.empty((len(prefilters), boundaries.size - 1))
-    _filtered_energies(signal, k_weighting_sos(sample_rate), extras, boundaries, energies)
-    return energies
+    """K-weight every channel (then filter by an optional second-order section) and sum its
+    power per step."""
+    full, banded = energy_profiles(audio, sample_rate, channel_weights, prefilter)
+    return full if banded is None else banded
 
 
 _IDENTITY_SECTION = np.array([1.0, 0.0, 0.0, 1.0, 0.0, 0.0])
 
 
 @numba.njit(nogil=True, cache=True)
-def _filtered_energies(signal, weighting, extras, boundaries, out):  # noqa: ANN001 (numba)
-    """Per segment k: out[p, k] = Σ (extras[p] ∘ K-weighting)(signal)², transposed direct form II.
+def _pair_energies(frames, left, right, weights, k, band, boundaries, out):  # noqa: ANN001 (numba)
+    """Add the weighted per-segment energy of channels ``left`` and ``right`` (the same channel
+    with weight 0 for an odd one out) to out[0] (K-weighted) and out[1] (K-weighted, then
+    ``band``): transposed direct form II, every coefficient and state in a local.
 
-    One pass, no temporaries and no GIL: 2x faster than chained scipy sosfilt calls.
+    One pass, no temporaries and no GIL; the two channels' independent recursions interleave,
+    which the CPU runs side by side (3.5x faster than one channel at a time through arrays).
     """
-    n_profiles, depth = extras.shape[0], extras.shape[1]
-    weighting_state = np.zeros((weighting.shape[0], 2))
-    extra_state = np.zeros((n_profiles, depth, 2))
-    sums = np.zeros(n_profiles)
-    for k in range(boundaries.size - 1):
-        sums[:] = 0.0
-        for n in range(boundaries[k], boundaries[k + 1]):
-            x = np.float64(signal[n])
-            for s in range(weighting.shape[0]):
-                y = weighting[s, 0] * x + weighting_state[s, 0]
-                weighting_state[s, 0] = weighting[s, 1] * x - weighting[s, 4] * y + weighting_state[s, 1]
-                weighting_state[s, 1] = weighting[s, 2] * x - weighting[s, 5] * y
-                x = y
-            for p in range(n_profiles):
-                z = x
-                for s in range(depth):
-                    y = extras[p, s, 0] * z + extra_state[p, s, 0]
-                    extra_state[p, s, 0] = extras[p, s, 1] * z - extras[p, s, 4] * y + extra_state[p, s, 1]
-                    extra_state[p, s, 1] = extras[p, s, 2] * z - extras[p, s, 5] * y
-                    z = y
-                sums[p] += z * z
-        out[:, k] = sums
+    b0, b1, b2, a1, a2 = k[0, 0], k[0, 1], k[0, 2], k[0, 4], k[0, 5]  # shelf
+    c0, c1, c2, d1, d2 = k[1, 0], k[1, 1], k[1, 2], k[1, 4], k[1, 5]  # RLB high-pass
+    e0, e1, e2, f1, f2 = band[0], band[1], band[2], band[4], band[5]
+    ls0 = ls1 = lh0 = lh1 = lb0 = lb1 = 0.0  # left: shelf, high-pass and band states
+    rs0 = rs1 = rh0 = rh1 = rb0 = rb1 = 0.0
+    for segment in range(boundaries.size - 1):
+        left_full = left_band = right_full = right_band = 0.0
+        for n in range(boundaries[segment], boundaries[segment + 1]):
+            x = np.float64(frames[n, left])
+            u = np.float64(frames[n, right])
+            y = b0 * x + ls0
+            v = b0 * u + rs0
+            ls0 = b1 * x - a1 * y + ls1
+            rs0 = b1 * u - a1 * v + rs1
+            ls1 = b2 * x - a2 * y
+            rs1 = b2 * u - a2 * v
+            x = c0 * y + lh0
+            u = c0 * v + rh0
+            lh0 = c1 * y - d1 * x + lh1
+            rh0 = c1 * v - d1 * u + rh1
+            lh1 = c2 * y - d2 * x
+            rh1 = c2 * v - d2 * u
+            left_full += x * x
+            right_full += u * u
+            y = e0 * x + lb0
+            v = e0 * u + rb0
+            lb0 = e1 * x - f1 * y + lb1
+            rb0 = e1 * u - f1 * v + rb1
+            lb1 = e2 * x - f2 * y
+            rb1 = e2 * u - f2 * v
+            left_band += y * y
+            right_band += v * v
+        out[0, segment] += weights[0] * left_full + weights[1] * right_full
+        out[1, segment] += weights[0] * left_band + weights[1] * right_band
 
 
 def _weights_for(n_channels: int, channel_weights: Sequence[float] | None) -> np.ndarray:
@@ -274,8 +291,11 @@ def loudness_range_of(short_term_lufs: np.ndarray) -> float:
 
 def sample_peak(audio: np.ndarray) -> float:
     """Largest absolute sample value over all channels (linear)."""
-    frames = as_frames(audio)
-    return float(max(frames.max(), -frames.min())) if frames.size else 0.0
+    frames = as_frames(audio, check_finite=False)
+    peak = float(max(frames.max(), -frames.min())) if frames.size else 0.0
+    if not math.isfinite(peak):
+        raise InvalidAudioError(NON_FINITE_MESSAGE)
+    return peak
 
 
 _TRUE_PEAK_TAPS_PER_PHASE = 32

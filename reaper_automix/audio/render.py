@@ -241,12 +241,12 @@ class Renderer:
             self._warn(message + " Rendered as silence.")
             return
         offset = int(round(take.source_offset * sr / take.play_rate))
-        segment = _read_span(source, lo - start + offset, hi - lo, loop=item.loop)
-        segment = _channel_mode(segment, take.channel_mode)
-        segment *= np.asarray(pan_gains(take.pan), np.float32) * np.float32(item.volume * take.volume)
+        segment = _channel_mode(_read_span(source, lo - start + offset, hi - lo, loop=item.loop),
+                                take.channel_mode)
+        gains = np.asarray(pan_gains(take.pan), np.float32) * np.float32(item.volume * take.volume)
         if item.fade_in.length > 0 or item.fade_out.length > 0:
-            segment *= _fade_envelope(item, sr, np.arange(lo - start, hi - start))[:, None]
-        out[lo:hi] += segment
+            gains = gains * _fade_envelope(item, sr, np.arange(lo - start, hi - start))[:, None]
+        out[lo:hi] += segment if np.all(gains == 1.0) else segment * gains
 
     def _source(self, source: Source, play_rate: float) -> np.ndarray:
         """The source (section/reverse applied) at project rate, sped up by ``play_rate``."""
@@ -294,11 +294,14 @@ class Renderer:
 
 
 def _read_span(source: np.ndarray, first: int, count: int, *, loop: bool) -> np.ndarray:
-    """A new (count, channels) array of source samples first … first + count, silence outside
-    the source (or wrapped around it when the item loops)."""
+    """The (count, channels) source samples first … first + count, silence outside the source
+    (or wrapped around it when the item loops): a view of the source where it covers the span,
+    so the caller must not write to it."""
     length = source.shape[0]
     if loop and length:
         return source[np.mod(np.arange(first, first + count), length)]
+    if first >= 0 and first + count <= length:
+        return source[first : first + count]
     out = np.zeros((count, source.shape[1]), np.float32)
     lo, hi = max(first, 0), min(first + count, length)
     if hi > lo:
@@ -307,8 +310,8 @@ def _read_span(source: np.ndarray, first: int, count: int, *, loop: bool) -> np.
 
 
 def _channel_mode(audio: np.ndarray, mode: int) -> np.ndarray:
-    """Map a take's channels to the stereo track: mono plays on both sides. ``audio`` is a
-    fresh array the caller owns; a stereo take in normal mode is returned as it is."""
+    """Map a take's channels to the stereo track: mono plays on both sides. A stereo take in
+    normal mode is returned as it is; any other gives a new array."""
     channels = audio.shape[1]
     if mode == 0 and channels == 2:
         return audio

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numba
 import numpy as np
 
 from ..analysis.cfb import CfbOptions, CfbResult, Method
@@ -250,46 +251,89 @@ class _Targets:
 
 
 class _ProvisionalStem:
-    """Σ 10^(r_i/20)·track_i over the active tracks (r_i = o_i − l_i), summed as each track is
-    analysed so no track has to be loaded twice. Float64 keeps the sum independent of the
-    order the threads finish in.
+    """The folder's sums, made as each track is analysed so that no track is loaded twice:
 
-    With ``current_gains_db`` it also sums the group as it sounds now: the active tracks at
-    their current gains (``before``) and the inactive ones, which keep theirs (``fixed``), both
-    in float64 for the same reason (float32 sums would move the gains' last digits)."""
+    * ``sum``: Σ 10^(r_i/20)·track_i over the active tracks (r_i = o_i − l_i);
+    * with ``current_gains_db``, the group as it sounds now: ``before``, every track at its
+      current gain, and ``fixed``, the inactive tracks at theirs (they keep them), each None
+      while nothing plays in it.
+
+    Float64 buses keep the sums' digits independent of the order the threads finish in (float32
+    sums would move the gains' last digits)."""
 
     def __init__(self, targets: _Targets, channels: int,
                  current_gains_db: list[float] | None = None) -> None:
         self.targets, self.channels, self.current = targets, channels, current_gains_db
-        self.sum: np.ndarray | None = None
-        self.before: np.ndarray | None = None
-        self.fixed: np.ndarray | None = None
+        self.buses: np.ndarray | None = None  # (3, samples, channels): sum, before, fixed
+        self.playing = np.zeros(3, dtype=bool)
         self._lock = threading.Lock()
 
-    def add(self, analysis: TrackAnalysis, audio: np.ndarray) -> None:
-        width = 2 if audio.shape[1] == 1 and self.channels >= 2 else audio.shape[1]
-        with self._lock:
-            if self.sum is not None and audio.shape[0] != self.sum.shape[0]:
-                raise ValueError(_length_error(analysis.name, audio.shape[0], self.sum.shape[0]))
-            if self.sum is None:
-                self.sum = np.zeros((audio.shape[0], self.channels))
-            if analysis.active:
-                gain = 10.0 ** ((self.targets.resolve(analysis) - analysis.cfb.loudness_lufs) / 20.0)
-                self.sum[:, :width] += gain * audio
-            if self.current is None:
-                return
-            current = self.current[analysis.index]
-            if current == -math.inf or not np.any(audio):
-                return
-            attribute = "before" if analysis.active else "fixed"
-            if getattr(self, attribute) is None:
-                setattr(self, attribute, np.zeros((audio.shape[0], self.channels)))
-            getattr(self, attribute)[:, :width] += 10.0 ** (current / 20.0) * audio
+    @property
+    def sum(self) -> np.ndarray | None:
+        return None if self.buses is None else self.buses[0]
 
-    def peak_dbfs(self) -> float:
-        if self.sum is None or not self.sum.size:
+    @property
+    def before(self) -> np.ndarray | None:
+        return self.buses[1] if self.playing[1] else None
+
+    @property
+    def fixed(self) -> np.ndarray | None:
+        return self.buses[2] if self.playing[2] else None
+
+    def add(self, analysis: TrackAnalysis, audio: np.ndarray) -> None:
+        gains = np.zeros(3)
+        if analysis.active:
+            gains[0] = 10.0 ** ((self.targets.resolve(analysis) - analysis.cfb.loudness_lufs) / 20.0)
+        current = -math.inf if self.current is None else self.current[analysis.index]
+        if current != -math.inf and (analysis.active or np.any(audio)):
+            gains[1] = 10.0 ** (current / 20.0)
+            gains[2] = 0.0 if analysis.active else gains[1]
+        with self._lock:
+            if self.buses is None:
+                self.buses = np.zeros((3, audio.shape[0], self.channels))
+            elif audio.shape[0] != self.buses.shape[1]:
+                raise ValueError(_length_error(analysis.name, audio.shape[0], self.buses.shape[1]))
+            _add_scaled(audio, self.buses, gains)
+            self.playing |= gains != 0.0
+
+    def peak_dbfs(self, b: float = 0.0, *, with_fixed: bool = False) -> float:
+        """Sample peak of 10^(b/20)·sum, plus the inactive tracks ``with_fixed``."""
+        if self.buses is None or not self.buses.shape[1]:
             return -math.inf
-        return amplitude_to_db(float(np.max(np.abs(self.sum))))
+        return amplitude_to_db(_peak_of_mix(self.buses[0], 10.0 ** (b / 20.0), self.buses[2],
+                                            with_fixed and bool(self.playing[2])))
+
+
+def _add_scaled(audio: np.ndarray, buses: np.ndarray, gains: np.ndarray) -> None:
+    """buses[k] += gains[k]·audio for every k with a gain; a one-channel track feeds the first
+    two channels of a wider bus (dual mono)."""
+    samples, channels = audio.shape
+    for bus, gain in zip(buses, gains):
+        if gain == 0.0:
+            continue
+        if channels == bus.shape[1]:
+            _add_flat(audio.reshape(-1), bus.reshape(-1), gain)
+        else:
+            for channel in range(min(2, bus.shape[1]) if channels == 1 else channels):
+                _add_flat(audio[:, min(channel, channels - 1)], bus[:, channel], gain)
+
+
+@numba.njit(nogil=True, cache=True)
+def _add_flat(source, target, gain):  # noqa: ANN001 (numba)
+    """target += gain·source, in float64, without a temporary."""
+    for i in range(source.size):
+        target[i] += gain * np.float64(source[i])
+
+
+@numba.njit(nogil=True, cache=True)
+def _peak_of_mix(scaled, gain, fixed, with_fixed):  # noqa: ANN001 (numba)
+    """max |gain·scaled (+ fixed)| without a temporary of the mix."""
+    peak = 0.0
+    for i in range(scaled.shape[0]):
+        for j in range(scaled.shape[1]):
+            value = gain * scaled[i, j] + (fixed[i, j] if with_fixed else 0.0)
+            peak = max(peak, abs(value))
+    return peak
 
 
 def _with_roles(decision: BalanceDecision, targets: _Targets) -> BalanceDecision:
@@ -304,14 +348,8 @@ def _keep_level(decision: BalanceDecision, stem: _ProvisionalStem, sample_rate: 
     then lower it if the stem would peak above −0.1 dBFS (algorithms.md A.3, revised)."""
     weights = stem_channel_weights(stem.channels, stem.channels)
     notes = list(decision.notes)
-
-    def after(b: float) -> np.ndarray:
-        audio = 10.0 ** (b / 20.0) * stem.sum
-        return audio if stem.fixed is None else audio + stem.fixed
-
-    before = stem.before if stem.fixed is None else (
-        stem.fixed if stem.before is None else stem.before + stem.fixed)
-    loudness_before = LoudnessMeter(sample_rate, weights).integrated(before) if before is not None else -math.inf
+    loudness_before = (-math.inf if stem.before is None
+                       else LoudnessMeter(sample_rate, weights).integrated(stem.before))
     loudness = _StemLoudness(stem, sample_rate, weights)
     if not (math.isfinite(loudness_before) and math.isfinite(loudness(0.0))):
         why = ("the folder's children were silent at their current faders" if not
@@ -324,12 +362,12 @@ def _keep_level(decision: BalanceDecision, stem: _ProvisionalStem, sample_rate: 
         offset += step
         if abs(step) < 1e-7:
             break
-    peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
+    peak = stem.peak_dbfs(offset, with_fixed=True)
     limit = min(0.0, PEAK_CEILING_DBFS - peak)
     if limit < 0.0:
         for _ in range(5):  # inactive tracks do not scale: converge on the ceiling
             offset += PEAK_CEILING_DBFS - peak
-            peak = amplitude_to_db(float(np.max(np.abs(after(offset)))))
+            peak = stem.peak_dbfs(offset, with_fixed=True)
         limit = loudness(offset) - loudness_before
         notes.append(f"lowered {-limit:.1f} dB so that the folder peaks at {PEAK_CEILING_DBFS} dBFS "
                      f"(it is {-limit:.1f} LU quieter than before)")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import math
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -37,6 +38,10 @@ from . import Cancelled, JobCancelled, JobError, Progress
 
 #: ``role``: centroid band loudness plus each track's role offset; the others equalise loudness.
 METHODS = ("role", *CFB_METHODS)
+
+#: Folders balanced at the same time (one's level decision overlaps the next one's analysis);
+#: each analyses its tracks on the decision's own threads.
+FOLDERS_AT_ONCE = 2
 
 #: With the default level rule, children's faders stay this far under the fader top: where the
 #: balance needs more, every child moves down and the folder fader up by as much (the mix is
@@ -204,13 +209,29 @@ def plan_balance(
     report = BalanceReport(method=method, level=level,
                            role_offsets=role_offsets.origin if method == "role" else None)
     before = {id(t): t.volume for t in project.tracks}
-    for number, folder in enumerate(folders):
+
+    def balance(folder: Track, waits_for: list[Future]) -> GroupBalance:
+        for child_folder in waits_for:  # its child folders' new faders change its render
+            child_folder.result()
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
-        progress(number / len(folders), f"balancing {folder.display_name}")
-        report.groups.append(_balance_folder(renderer, folder, method, offsets_db or {}, level,
-                                             chosen, role_offsets, spectra))
-        release_freed_memory()
+        return _balance_folder(renderer, folder, method, offsets_db or {}, level, chosen,
+                               role_offsets, spectra)
+
+    progress(0.0, f"balancing {folders[0].display_name}")
+    with ThreadPoolExecutor(FOLDERS_AT_ONCE, thread_name_prefix="folder") as pool:
+        started: dict[int, Future] = {}
+        for folder in folders:  # deepest first: a folder's child folders were submitted before it
+            waits_for = [started[id(d)] for d in folder.descendants() if id(d) in started]
+            started[id(folder)] = pool.submit(balance, folder, waits_for)
+        try:
+            for number, folder in enumerate(folders, start=1):
+                report.groups.append(started[id(folder)].result())
+                release_freed_memory()
+                progress(number / len(folders), f"balanced {folder.display_name}")
+        finally:
+            for future in started.values():
+                future.cancel()
     report.warnings = [*(role_offsets.notes if method == "role" else ()),
                        *map(unplayable_warning, unplayable), *renderer.warnings]
     report.warnings += [  # a REAPER render holds the children's faders as they were
