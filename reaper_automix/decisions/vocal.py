@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -78,8 +79,17 @@ class VocalContext:
     vocal_lra: float
     tempo: float | None = None
     tempo_source: str = ""
-    processed_lufs: float = math.nan  # the processed vocal (pre-fader), set before level()
-    processed_lra: float = math.nan
+    #: measure() of the processed vocal (pre-fader), set before level(); measured on another
+    #: thread while level() runs, so reading it may wait
+    processed: Future | None = field(default=None, repr=False)
+
+    @property
+    def processed_lufs(self) -> float:
+        return self.processed.result()[0] if self.processed is not None else math.nan
+
+    @property
+    def processed_lra(self) -> float:
+        return self.processed.result()[1] if self.processed is not None else math.nan
 
     def tempo_bpm(self) -> float:
         """The song's tempo: the given one, else estimated from the backing (once)."""
@@ -153,7 +163,7 @@ def describe_params(plugin: str, values: Mapping[str, float]) -> list[dict[str, 
 # ------------------------------------------------------------------------------- deciding
 def decide_vocal(
     vocal: np.ndarray,
-    backing: np.ndarray,
+    backing: np.ndarray | Future,
     sample_rate: int,
     *,
     method: str = DEFAULT_METHOD,
@@ -173,6 +183,8 @@ def decide_vocal(
     now, pre-fader (e.g. with an earlier AutoMix chain), for the "before" figures; ``amount``
     (0…1) moves every setting that far from transparent and the fader that far from where it
     is. ``tempo`` in BPM (None: estimated from the backing when a method needs it).
+    ``backing`` may be a Future that will hold it (e.g. a render in progress): the vocal is
+    measured meanwhile.
     """
     if method not in METHODS:
         raise ValueError(f"unknown vocal method {method!r}; choose one of {', '.join(METHODS)}")
@@ -180,43 +192,56 @@ def decide_vocal(
         raise ValueError(f"reverb must be one of {', '.join(REVERB_MODES)}, not {reverb!r}")
     if not 0.0 <= amount <= 1.0:
         raise ValueError(f"amount must lie in 0…100 %, not {amount * 100:g} %")
-    ctx = _context(vocal, backing, sample_rate, tempo, tempo_source, names)
-    impl = method_implementation(method)
-    notes: list[str] = []
-    details: dict[str, Any] = {}
+    # Two helper threads (the machine's second core): the backing is made ready (rendered, when
+    # a Future, and measured) and the method set up while this thread measures the vocal; at
+    # the end the processed vocal is measured while the method decides the level.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="vocal-decision")
+    try:
+        implementation = pool.submit(method_implementation, method)
+        ctx = _context(vocal, backing, sample_rate, tempo, tempo_source, names, pool)
+        impl = implementation.result()
+        before = (None if played is None else
+                  pool.submit(lambda: measure(_stereo(played, names[0], sample_rate),
+                                              sample_rate)))
+        notes: list[str] = []
+        details: dict[str, Any] = {}
 
-    progress(0.05, f"{method}: EQ")
-    eq = impl.eq(ctx)
-    after_eq = apply_eq(ctx.vocal, sample_rate, eq.params)
-    progress(0.3, f"{method}: compression")
-    comp = impl.compressor(ctx, after_eq)
-    after_comp = apply_compressor(after_eq, sample_rate, comp.params)
-    progress(0.6, f"{method}: reverb")
-    rev = impl.reverb(ctx, after_comp)
-    reverb_params, send_db = rev.params, None
-    if reverb == "send":
-        reverb_params, send_db = to_send(rev.params, sample_rate)
-    chain = VocalChain(eq.params, comp.params, reverb_params, reverb, send_db)
-    for name, stage in (("eq", eq), ("compressor", comp), ("reverb", rev)):
-        details[name] = stage.details
-        notes.extend(stage.notes)
-    if amount < 1.0:
-        chain = scaled(chain, amount)
-        processed = render(ctx.vocal, sample_rate, chain)
-    else:
-        processed = apply_reverb(after_comp, sample_rate, chain)
-    progress(0.8, f"{method}: level")
-    ctx.processed_lufs, ctx.processed_lra = measure(processed, sample_rate)
-    if not math.isfinite(ctx.processed_lufs):
-        raise VocalInputError(f"{names[0]}: silent after processing; nothing to balance")
-    level = impl.level(ctx, processed)
-    details["level"] = level.details
-    notes.extend(level.notes)
+        progress(0.05, f"{method}: EQ")
+        eq = impl.eq(ctx)
+        after_eq = apply_eq(ctx.vocal, sample_rate, eq.params)
+        progress(0.3, f"{method}: compression")
+        comp = impl.compressor(ctx, after_eq)
+        after_comp = (comp.output if comp.output is not None
+                      else apply_compressor(after_eq, sample_rate, comp.params))
+        progress(0.6, f"{method}: reverb")
+        rev = impl.reverb(ctx, after_comp)
+        reverb_params, send_db = rev.params, None
+        if reverb == "send":
+            reverb_params, send_db = to_send(rev.params, sample_rate)
+        chain = VocalChain(eq.params, comp.params, reverb_params, reverb, send_db)
+        for name, stage in (("eq", eq), ("compressor", comp), ("reverb", rev)):
+            details[name] = stage.details
+            notes.extend(stage.notes)
+        if amount < 1.0:
+            chain = scaled(chain, amount)
+            processed = render(ctx.vocal, sample_rate, chain)
+        else:
+            processed = apply_reverb(after_comp, sample_rate, chain)
+        progress(0.8, f"{method}: level")
+        ctx.processed = pool.submit(measure, processed, sample_rate)
+        deciding = pool.submit(impl.level, ctx, processed)
+        if not math.isfinite(ctx.processed_lufs):  # said before whatever level() made of it
+            raise VocalInputError(f"{names[0]}: silent after processing; nothing to balance")
+        level = deciding.result()
+        details["level"] = level.details
+        notes.extend(level.notes)
 
-    if played is None:
-        before_lufs, lra_before = ctx.vocal_lufs, ctx.vocal_lra
-    else:
-        before_lufs, lra_before = measure(_stereo(played, names[0], sample_rate), sample_rate)
+        if before is None:
+            before_lufs, lra_before = ctx.vocal_lufs, ctx.vocal_lra
+        else:
+            before_lufs, lra_before = before.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     after_lufs, lra_after = ctx.processed_lufs, ctx.processed_lra
     full_fader = level.target_lu - (after_lufs - ctx.backing_lufs)
     fader = fader_db + amount * (full_fader - fader_db)
@@ -291,23 +316,33 @@ class RulesMethod:
 
 
 # ------------------------------------------------------------------------------- inputs
-def _context(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, tempo: float | None,
-             tempo_source: str, names: tuple[str, str]) -> VocalContext:
+def _context(vocal: np.ndarray, backing: np.ndarray | Future, sample_rate: int,
+             tempo: float | None, tempo_source: str, names: tuple[str, str],
+             pool: Executor) -> VocalContext:
+    """The checked inputs and their loudness; the backing's side (waiting for it, when a
+    Future, then checking and measuring it) runs on ``pool`` while this thread measures the
+    vocal. The errors come in the order of the checks, whichever side finishes first."""
     if not isinstance(sample_rate, (int, np.integer)) or not (
             MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE):
         raise VocalInputError(
             f"sample rate {sample_rate!r} Hz is not supported: use a project rate between "
             f"{MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz (44100 or 48000 are typical)")
     v = _stereo(vocal, names[0], sample_rate)
-    b = _stereo(backing, names[1], sample_rate)
+
+    def backing_side() -> tuple[np.ndarray, float]:
+        b = _stereo(backing.result() if isinstance(backing, Future) else backing, names[1],
+                    sample_rate)
+        return b, LoudnessMeter(sample_rate).integrated(b)
+
+    prepared = pool.submit(backing_side)
+    vocal_lufs, vocal_lra = measure(v, sample_rate)
+    b, backing_lufs = prepared.result()
     if v.shape[0] != b.shape[0]:
         raise VocalInputError(f"{names[0]} ({v.shape[0]} samples) and {names[1]} "
                               f"({b.shape[0]} samples) must have the same length")
-    vocal_lufs, vocal_lra = measure(v, sample_rate)
     if not vocal_lufs > SILENCE_LUFS:
         raise VocalInputError(f"{names[0]} is silent (integrated loudness "
                               f"{vocal_lufs:.1f} LUFS): check its items, mutes and media")
-    backing_lufs = LoudnessMeter(sample_rate).integrated(b)
     if not backing_lufs > SILENCE_LUFS:
         raise VocalInputError(f"{names[1]} is silent: the vocal needs a backing to be mixed "
                               "against (unmute tracks or choose them with --backing)")

@@ -17,6 +17,7 @@ The authors' published weights are not used, shipped or imported.
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,7 +30,7 @@ from ..analysis.bands import OCTAVE_CENTRES_HZ
 from ..audio.io import resample
 from ..iem import FDNREVERB
 from . import vocal_rules
-from .vocal_chain import Stage
+from .vocal_chain import Stage, concurrently
 
 WEIGHTS_FILE = Path(__file__).with_name("vocal_cnn.pt")
 FEATURE_RATE = 44100
@@ -76,40 +77,76 @@ def _frames(signal: np.ndarray) -> np.ndarray:
         writeable=False)
 
 
-def mel_spectrogram(signal: np.ndarray) -> np.ndarray:
-    """(frames, 128) power mel spectrogram of a mono 44.1 kHz signal."""
+MEL_CHUNK = 512  # frames transformed at once
+
+
+def mel_spectrogram(signal: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """(frames, 128) power mel spectrogram of a mono 44.1 kHz signal; with ``rows`` only those
+    frames, in that order. Chunks of frames on two threads: every frame's row comes out the
+    same, bit for bit, however the frames are grouped (one FFT per row, one product per row)."""
     frames = _frames(np.asarray(signal, dtype=np.float32))
+    index = np.arange(frames.shape[0]) if rows is None else np.asarray(rows)
+    out = np.empty((index.size, N_MELS), np.float32)
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)  # periodic Hann, as torch
-    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
-    return (power @ mel_filterbank()).astype(np.float32)
+    bank = mel_filterbank()
+
+    def part(first: int, last: int) -> None:
+        for start in range(first, last, MEL_CHUNK):
+            stop = min(start + MEL_CHUNK, last)
+            power = np.abs(np.fft.rfft(frames[index[start:stop]] * window, axis=1)) ** 2
+            out[start:stop] = power @ bank  # float64 product, stored as float32
+
+    half = index.size // 2
+    concurrently(lambda: part(0, half), lambda: part(half, index.size))
+    return out
 
 
 def frame_rms_dbfs(signal: np.ndarray) -> np.ndarray:
-    frames = _frames(np.asarray(signal, dtype=np.float32))
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    """RMS (dBFS) of each frame: the float64 squares summed per hop of 1024 samples, a frame's
+    sum being its two hops' (bit for bit NumPy's pairwise sum over the 2048-sample frame, which
+    splits it in these halves), without a float64 copy of every overlapping frame."""
+    pad = N_FFT // 2
+    x = np.asarray(signal, dtype=np.float32)
+    padded = np.pad(x, pad, mode="reflect") if x.size > pad else np.pad(x, pad)
+    count = 1 + (padded.size - N_FFT) // HOP
+    squares = padded[: (count + 1) * HOP].astype(np.float64) ** 2
+    hops = squares.reshape(count + 1, HOP).sum(axis=1)
+    rms = np.sqrt((hops[:-1] + hops[1:]) / N_FFT)
     with np.errstate(divide="ignore"):
         return 20.0 * np.log10(rms)
 
 
 def to_feature_rate(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mono downmix at 44.1 kHz."""
+    """Mono downmix at 44.1 kHz (a stereo pair summed and halved in float32: what
+    ``mean(axis=1)`` gives, bit for bit)."""
     x = np.asarray(audio, dtype=np.float32)
-    x = x if x.ndim == 1 else x.mean(axis=1)
+    if x.ndim == 2:
+        x = (x[:, 0] + x[:, 1]) * np.float32(0.5) if x.shape[1] == 2 else x.mean(axis=1)
     if sample_rate != FEATURE_RATE:
         x = resample(x[:, None], sample_rate, FEATURE_RATE)[:, 0]
     return np.ascontiguousarray(x, dtype=np.float32)
 
 
-def feature_blocks(vocal: np.ndarray, backing: np.ndarray, sample_rate: int) -> np.ndarray:
-    """(blocks, 2, 128, 64) network inputs for a song (channel 0 backing, 1 vocal)."""
-    v, b = to_feature_rate(vocal, sample_rate), to_feature_rate(backing, sample_rate)
-    keep = frame_rms_dbfs(v) > GATE_DBFS
-    mel_v, mel_b = mel_spectrogram(v)[keep], mel_spectrogram(b)[keep]
-    count = mel_v.shape[0] // BLOCK_FRAMES
-    if count == 0:
+def used_frames(vocal: np.ndarray) -> np.ndarray:
+    """Indices of the frames that make the blocks: those where the (feature-rate) vocal is
+    above the gate, as many as fill whole blocks."""
+    kept = np.flatnonzero(frame_rms_dbfs(vocal) > GATE_DBFS)
+    return kept[: kept.size // BLOCK_FRAMES * BLOCK_FRAMES]
+
+
+def feature_blocks(vocal: np.ndarray, backing: np.ndarray, sample_rate: int, *,
+                   backing_mel: np.ndarray | None = None) -> np.ndarray:
+    """(blocks, 2, 128, 64) network inputs for a song (channel 0 backing, 1 vocal).
+    ``backing_mel``: the backing's :func:`mel_spectrogram` (every frame), when known."""
+    v = to_feature_rate(vocal, sample_rate)
+    rows = used_frames(v)
+    if rows.size == 0:
         return np.zeros((0, 2, N_MELS, BLOCK_FRAMES), np.float32)
-    used = count * BLOCK_FRAMES
-    pair = np.stack([mel_b[:used], mel_v[:used]])  # (2, frames, mels)
+    mel_v = mel_spectrogram(v, rows)
+    mel_b = (backing_mel[rows] if backing_mel is not None
+             else mel_spectrogram(to_feature_rate(backing, sample_rate), rows))
+    count = rows.size // BLOCK_FRAMES
+    pair = np.stack([mel_b, mel_v])  # (2, frames, mels)
     blocks = pair.reshape(2, count, BLOCK_FRAMES, N_MELS).transpose(1, 0, 3, 2)
     return normalise_blocks(blocks)
 
@@ -158,41 +195,144 @@ def _label_ranges(model: str) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
+class NumpyNetwork:
+    """One of :func:`build_network`'s regressors in eval mode, run in NumPy from its state dict
+    (inference needs no torch: importing it costs seconds of a 10-second budget).
+
+    The same operations as torch's CPU kernels in float32: 3×3 valid convolutions as one matrix
+    product per layer (channels last), batch norm as x·α + β with α = γ/√(var + ε) and
+    β = bias − mean·α (how torch applies it in eval mode), ReLU, 2×2 max-pooling (odd rows and
+    columns dropped), the flatten in torch's (channel, row, column) order, dropout off, the
+    linear layer. Sums run in another order than torch's, so outputs agree to float32
+    rounding (about 1e-6 relative), not bit for bit."""
+
+    def __init__(self, state: dict[str, np.ndarray]) -> None:
+        def f32(key: str) -> np.ndarray:
+            return np.ascontiguousarray(np.asarray(state[key], dtype=np.float32))
+
+        self.layers = []
+        for layer in range(len(CHANNELS) - 1):
+            conv, norm = 4 * layer, 4 * layer + 1
+            weight = f32(f"{conv}.weight")  # (out, in, 3, 3)
+            invstd = np.float32(1.0) / np.sqrt(f32(f"{norm}.running_var") + np.float32(BN_EPS))
+            alpha = invstd * f32(f"{norm}.weight")
+            beta = f32(f"{norm}.bias") - f32(f"{norm}.running_mean") * alpha
+            kernel = weight.reshape(weight.shape[0], -1)  # (out, in·9)
+            self.layers.append((kernel, f32(f"{conv}.bias"), alpha, beta))
+        last = 4 * (len(CHANNELS) - 1) + 2  # conv/bn/relu/pool ×4, flatten, dropout, linear
+        self.linear = (np.ascontiguousarray(f32(f"{last}.weight").T), f32(f"{last}.bias"))
+
+    def __call__(self, blocks: np.ndarray) -> np.ndarray:
+        """(blocks, outputs) for (blocks, 2, 128, 64) inputs, in chunks (bounded memory)."""
+        x = np.asarray(blocks, dtype=np.float32)
+        return np.concatenate([self._forward(x[i : i + INFERENCE_CHUNK])
+                               for i in range(0, max(x.shape[0], 1), INFERENCE_CHUNK)])
+
+    def _forward(self, blocks: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(blocks.transpose(1, 0, 2, 3))  # (channels, blocks, h, w)
+        for kernel, bias, alpha, beta in self.layers:
+            c, b, h, w = x.shape
+            columns = np.empty((c, 3, 3, b, h - 2, w - 2), np.float32)  # (in, 3, 3) as torch
+            for i in range(3):
+                for j in range(3):
+                    columns[:, i, j] = x[:, :, i : i + h - 2, j : j + w - 2]
+            y = kernel @ columns.reshape(c * 9, -1)  # (out, positions): one product per layer
+            y += bias[:, None]
+            y *= alpha[:, None]
+            y += beta[:, None]
+            np.maximum(y, np.float32(0.0), out=y)
+            y = y.reshape(-1, b, h - 2, w - 2)
+            x = np.maximum(np.maximum(y[:, :, 0:-1:2, 0:-1:2], y[:, :, 0:-1:2, 1::2]),
+                           np.maximum(y[:, :, 1::2, 0:-1:2], y[:, :, 1::2, 1::2]))
+        flat = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1)  # (channel, row, column)
+        weight, bias = self.linear
+        return flat @ weight + bias
+
+
+BN_EPS = 1e-5  # torch.nn.BatchNorm2d's default
+INFERENCE_CHUNK = 32
+
+
 @dataclass
 class TrainedNetworks:
-    """The four networks and what the model card says about them."""
+    """The four networks (:class:`NumpyNetwork`) and what the model card says about them."""
 
     networks: dict[str, Any]
     card: dict[str, Any]
 
     def predict(self, model: str, blocks: np.ndarray) -> np.ndarray:
         """Mean normalised prediction over the blocks, clamped to [0, 1], de-normalised."""
-        import torch
-
-        net = self.networks[model]
-        with torch.no_grad():
-            out = net(torch.from_numpy(np.ascontiguousarray(blocks))).numpy()
+        out = self.networks[model](np.ascontiguousarray(blocks))
         return denormalise_labels(model, np.clip(out.mean(axis=0), 0.0, 1.0))
 
 
 @lru_cache(maxsize=2)
 def load_networks(path: str | Path = WEIGHTS_FILE) -> TrainedNetworks:
-    import torch
-
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
             f"the cnn vocal method has no trained weights ({path.name} is missing); train them "
             "with `reaper-automix train vocal` or use --method prior or rules")
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    networks = {}
-    for name, outputs in MODELS.items():
-        net = build_network(outputs)
-        net.load_state_dict(saved["state_dicts"][name])
-        net.eval()
-        networks[name] = net
+    saved = read_weights(path)
+    networks = {name: NumpyNetwork(saved["state_dicts"][name]) for name in MODELS}
     return TrainedNetworks(networks, json.loads(saved.get("card", "{}")))
+
+
+def read_weights(path: str | Path) -> dict[str, Any]:
+    """What ``torch.save`` wrote (a dict of state dicts and strings) with its tensors as NumPy
+    arrays, read without torch: the zip's pickle, restricted to the classes a state dict uses
+    (as ``torch.load(weights_only=True)``), and its storages. Anything else (another format,
+    other classes): torch.load reads it."""
+    import pickle
+    import zipfile
+    from collections import OrderedDict
+
+    dtypes = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
+              "HalfStorage": np.float16, "LongStorage": np.int64, "IntStorage": np.int32,
+              "BoolStorage": np.bool_}
+
+    class Storage:
+        def __init__(self, dtype: type) -> None:
+            self.dtype = dtype
+
+    def rebuild_tensor(storage: np.ndarray, offset: int, size: tuple, stride: tuple,
+                       *_: Any) -> np.ndarray:
+        item = storage.itemsize
+        return np.lib.stride_tricks.as_strided(
+            storage[offset:], shape=tuple(size), strides=tuple(s * item for s in stride)).copy()
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            pickled = next(n for n in names if n.endswith("/data.pkl"))
+            root = pickled[: -len("data.pkl")]
+            if archive.read(root + "byteorder").strip() != b"little":
+                raise ValueError("big-endian weights")
+
+            class Unpickler(pickle.Unpickler):
+                def find_class(self, module: str, name: str) -> Any:
+                    if (module, name) == ("collections", "OrderedDict"):
+                        return OrderedDict
+                    if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+                        return rebuild_tensor
+                    if module == "torch" and name in dtypes:
+                        return Storage(dtypes[name])
+                    raise pickle.UnpicklingError(f"{module}.{name} is not a state-dict class")
+
+                def persistent_load(self, pid: tuple) -> np.ndarray:
+                    _, storage, key, _location, count = pid
+                    data = archive.read(f"{root}data/{key}")
+                    return np.frombuffer(data, dtype=storage.dtype, count=count)
+
+            return Unpickler(io.BytesIO(archive.read(pickled))).load()
+    except (KeyError, StopIteration, ValueError, TypeError, pickle.UnpicklingError,
+            zipfile.BadZipFile):
+        import torch
+
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        return {key: ({name: {k: v.numpy() for k, v in state.items()}
+                       for name, state in value.items()} if key == "state_dicts" else value)
+                for key, value in saved.items()}
 
 
 # ============================================================================== method
@@ -203,9 +343,12 @@ class CnnMethod:
 
     def __init__(self, networks: TrainedNetworks | None = None) -> None:
         self.nets = networks or load_networks()
+        self.backing_mel: np.ndarray | None = None  # the backing's features: the same each stage
 
     def _blocks(self, ctx, vocal: np.ndarray) -> np.ndarray:
-        blocks = feature_blocks(vocal, ctx.backing, ctx.sample_rate)
+        if self.backing_mel is None:
+            self.backing_mel = mel_spectrogram(to_feature_rate(ctx.backing, ctx.sample_rate))
+        blocks = feature_blocks(vocal, ctx.backing, ctx.sample_rate, backing_mel=self.backing_mel)
         if blocks.shape[0] == 0:
             from .vocal import VocalInputError
 

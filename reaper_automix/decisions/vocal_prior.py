@@ -42,7 +42,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +62,7 @@ from .vocal_chain import (
     Stage,
     VocalChain,
     apply_compressor,
+    concurrently,
     is_dual_mono,
     reverb_path,
     sos_response,
@@ -304,11 +305,15 @@ class MaskingModel:
                                   for fc in self.centres])
         self.k_weight = _power_response(k_weighting_sos(sample_rate), self.freqs, sample_rate)
         self.backing_lufs = backing_lufs
+        self._bin_cache: dict[int, np.ndarray] = {}
         self.active = self.gate.kept_blocks > 0
         if not self.active:
             return
-        self.backing_bands = self._bands(self._binned(self.gate.backing))
-        self.set_vocal(self.gate.vocal, vocal_lufs)
+        self._bins(self.gate.backing.size)  # once, before the two threads use it
+        backing_power, vocal_power = concurrently(lambda: self._binned(self.gate.backing),
+                                                  lambda: self._binned(self.gate.vocal))
+        self.backing_bands = self._bands(backing_power)
+        self._use_vocal(vocal_power, vocal_lufs)
         order = np.argsort(-self.vocal_bands, kind="stable")
         self.essential = sorted(order[:VOCAL_ESSENTIAL].tolist())
         backing_top = np.argsort(-self.backing_bands, kind="stable")[:BACKING_ESSENTIAL]
@@ -316,15 +321,25 @@ class MaskingModel:
 
     def set_vocal(self, gated_vocal: np.ndarray, lufs: float) -> None:
         """Use this (gated) vocal and its integrated loudness from now on."""
-        self.vocal_power = self._binned(gated_vocal)
-        self.vocal_bands = self._bands(self.vocal_power)
+        self._use_vocal(self._binned(gated_vocal), lufs)
+
+    def _use_vocal(self, power: np.ndarray, lufs: float) -> None:
+        self.vocal_power = power
+        self.vocal_bands = self._bands(power)
         self.vocal_lufs = lufs
 
     def _binned(self, signal: np.ndarray) -> np.ndarray:
         power = band_power_spectrum(signal)
-        freqs = np.fft.rfftfreq(signal.size, 1.0 / self.sample_rate)
-        index = np.clip(np.searchsorted(self.edges, freqs) - 1, 0, self.freqs.size - 1)
-        return np.bincount(index, weights=power, minlength=self.freqs.size)
+        return np.bincount(self._bins(signal.size), weights=power, minlength=self.freqs.size)
+
+    def _bins(self, size: int) -> np.ndarray:
+        """The 1/12-octave bin of each FFT bin of a ``size``-sample signal (kept: every gated
+        signal of a song has the same size)."""
+        if size not in self._bin_cache:
+            freqs = np.fft.rfftfreq(size, 1.0 / self.sample_rate)
+            self._bin_cache[size] = np.clip(np.searchsorted(self.edges, freqs) - 1, 0,
+                                            self.freqs.size - 1)
+        return self._bin_cache[size]
 
     def _bands(self, power: np.ndarray, gain_db: np.ndarray | None = None) -> np.ndarray:
         weights = power if gain_db is None else power * 10.0 ** (gain_db / 10.0)
@@ -492,34 +507,50 @@ class PriorMethod:
         key = np.ascontiguousarray(vocal[:, :1])  # the gain is keyed from, and equal on, ch. 0
         steps = []
 
-        def evaluate(threshold_re18: float) -> tuple[float, np.ndarray, dict, float]:
+        def evaluate(threshold_re18: float) -> tuple[float, np.ndarray, dict, float, dict,
+                                                     np.ndarray]:
             x = self.x.copy()
             x[threshold_index] = threshold_re18
             rest = [i for i in free if i != threshold_index]
             x = self.gaussian.conditional_mean(x, rest)
             params = self._comp_params(x)
-            lra = meter.loudness_range(apply_compressor(key, ctx.sample_rate, params))
+            compressed = apply_compressor(key, ctx.sample_rate, params)
+            lra = meter.loudness_range(compressed)
             excess = max(0.0, lra - LRA_TARGET_LU)
             cost = excess**2 / (2 * LRA_SD_LU**2) + 0.5 * self._mahalanobis2(x)
-            steps.append({"threshold_re18_db": threshold_re18,
-                          "threshold_db": params["threshold"], "lra_lu": lra, "cost": cost})
-            return cost, x, params, lra
+            step = {"threshold_re18_db": threshold_re18, "threshold_db": params["threshold"],
+                    "lra_lu": lra, "cost": cost}
+            return cost, x, params, lra, step, compressed
 
         start = float(self.x[threshold_index])
         best = evaluate(start)
+        steps.append(best[4])
         if best[3] > LRA_TARGET_LU:  # too wide a range: lower the threshold while it pays
-            k = 1
-            while k * _THRESHOLD_STEP_SD <= _THRESHOLD_MAX_SD:
-                trial = evaluate(start - k * _THRESHOLD_STEP_SD * sd)
-                if trial[0] >= best[0]:
+            # (two thresholds tried at once on the two cores; one tried past the step that
+            # stops the walk is dropped unseen)
+            ks = [k for k in range(1, int(_THRESHOLD_MAX_SD / _THRESHOLD_STEP_SD + 1e-9) + 1)
+                  if k * _THRESHOLD_STEP_SD <= _THRESHOLD_MAX_SD]
+            stopped = False
+            for first in range(0, len(ks), 2):
+                trials = concurrently(*(partial(evaluate, start - k * _THRESHOLD_STEP_SD * sd)
+                                        for k in ks[first : first + 2]))
+                for trial in trials:
+                    steps.append(trial[4])
+                    if trial[0] >= best[0]:
+                        stopped = True
+                        break
+                    best = trial
+                if stopped:
                     break
-                best, k = trial, k + 1
-        cost, self.x, params, lra = best
+        cost, self.x, params, lra, _, compressed = best
         notes = [f"compression: threshold {params['threshold']:.1f} dB = "
                  f"{self.x[threshold_index]:+.1f} dB re a -18 LUFS vocal (the vocal's first "
                  f"channel measures {self.first_channel_lufs:.1f} LUFS); LRA {lra:.1f} LU"]
+        # the chain's compressor output, already computed: OmniCompressor applies the gain
+        # keyed from channel 0 to both channels, so a dual-mono vocal's output is this twice
+        output = np.repeat(compressed, 2, axis=1) if is_dual_mono(vocal) else None
         return Stage(params, {"steps": steps, "fitted": _named(COMP_FEATURES, self.x[free])},
-                     notes)
+                     notes, output=output)
 
     def _comp_params(self, x: np.ndarray) -> dict[str, float]:
         names = self.gaussian.names
@@ -554,7 +585,8 @@ class PriorMethod:
         masking = self.masking
         if masking is None or not masking.active:
             return Level(LEVEL_MEDIAN_LU, "MUSDB18 median vocal minus backing (-3.6 LU)", details)
-        masking.set_vocal(masking.gate.apply(vocal), ctx.processed_lufs)
+        power = masking._binned(masking.gate.apply(vocal))  # while its loudness is measured
+        masking._use_vocal(power, ctx.processed_lufs)
 
         def objective(level: float) -> float:
             return ((level - LEVEL_MEDIAN_LU) / LEVEL_SD_LU) ** 2 / 2 + masking.cost(level)

@@ -7,6 +7,7 @@ level of −1.77 LU (applied last, by the caller, on the processed vocal).
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from ..analysis.bands import (
 )
 from ..analysis.loudness import LoudnessMeter, amplitude_to_db, sample_peak
 from ..iem import FDNREVERB, OMNICOMPRESSOR
-from .vocal_chain import NEUTRAL_COMPRESSOR, NEUTRAL_EQ, Stage, apply_compressor
+from .vocal_chain import NEUTRAL_COMPRESSOR, NEUTRAL_EQ, Stage, apply_compressor, concurrently
 
 # Level [paper]: the vocal averages 1.77 dB below the backing over 21,936 separated clips.
 LEVEL_TARGET_LU = -1.77
@@ -32,6 +33,7 @@ SEARCH_THRESHOLD_STEP_DB, SEARCH_RATIO_STEP = -3.0, 0.1
 SEARCH_FLOOR_DB = -35.0
 NORMALISE_PEAK_DBFS = -1.0
 ATTACK_MS, RELEASE_MS = 30.0, 150.0
+SEARCH_PARALLEL = 2  # search steps tried at once
 
 # Masking EQ [paper] and [product] C.3.
 VOCAL_ESSENTIAL, BACKING_ESSENTIAL = 6, 2
@@ -65,8 +67,8 @@ def masking_eq(vocal: np.ndarray, backing: np.ndarray, sample_rate: int) -> Stag
     if len(centres) < len(OCTAVE_CENTRES_HZ):
         dropped = ", ".join(f"{fc:g}" for fc in OCTAVE_CENTRES_HZ if fc not in centres)
         notes.append(f"EQ: octave band(s) {dropped} Hz lie above Nyquist at {sample_rate} Hz")
-    e_v = octave_band_levels(gated.vocal, sample_rate, centres)
-    e_b = octave_band_levels(gated.backing, sample_rate, centres)
+    e_v, e_b = concurrently(lambda: octave_band_levels(gated.vocal, sample_rate, centres),
+                            lambda: octave_band_levels(gated.backing, sample_rate, centres))
     chosen, analysis = masking_filters(e_v, e_b, centres)
     for band, (frequency, gain) in enumerate(sorted(chosen), start=1):
         params[f"filterFrequency{band}"] = frequency
@@ -124,19 +126,29 @@ def compression_search(vocal: np.ndarray, sample_rate: int, *,
                      [f"compression: LRA {start_lra:.1f} LU is already at most {target_lu} LU; "
                       "no compression (ratio 1:1)"])
     threshold_spec, ratio_spec = OMNICOMPRESSOR.param("threshold"), OMNICOMPRESSOR.param("ratio")
-    k = 0
-    while True:
+
+    def trial(k: int) -> dict:
         threshold = SEARCH_START_THRESHOLD_DB + SEARCH_THRESHOLD_STEP_DB * k
-        if threshold < SEARCH_FLOOR_DB:
-            break
         ratio = ratio_spec.snap(SEARCH_START_RATIO + SEARCH_RATIO_STEP * k)
         params = {**NEUTRAL_COMPRESSOR, "threshold": threshold_spec.snap(threshold),
                   "ratio": ratio, "attack": ATTACK_MS, "release": RELEASE_MS}
         lra = meter.loudness_range(apply_compressor(normalised, sample_rate, params))
-        details["steps"].append({"threshold_db": threshold, "ratio": ratio, "lra_lu": lra})
-        if lra < target_lu + tolerance_lu:
+        return {"threshold_db": threshold, "ratio": ratio, "lra_lu": lra}
+
+    # The steps in order until the first under the target; two are tried at once (the second
+    # core), and a step tried past the one that stops the search is dropped unseen.
+    steps = [k for k in range(math.floor(SEARCH_FLOOR_DB / SEARCH_THRESHOLD_STEP_DB) + 1)
+             if SEARCH_START_THRESHOLD_DB + SEARCH_THRESHOLD_STEP_DB * k >= SEARCH_FLOOR_DB]
+    for first in range(0, len(steps), SEARCH_PARALLEL):
+        tried = concurrently(*(partial(trial, k) for k in steps[first : first + SEARCH_PARALLEL]))
+        done = False
+        for step in tried:
+            details["steps"].append(step)
+            if step["lra_lu"] < target_lu + tolerance_lu:
+                done = True
+                break
+        if done:
             break
-        k += 1
     last = details["steps"][-1]
     absolute = last["threshold_db"] - offset_db
     notes = []

@@ -95,7 +95,7 @@ def _feedback_gains(t60: float, lengths: np.ndarray, sample_rate: float) -> np.n
     return (per_second ** (lengths / sample_rate)).astype(np.float32)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _hadamard(t: np.ndarray, start: int, n: int, root: np.float32) -> None:
     """In place on t[start:start+n]: Sylvester–Hadamard transform (natural order, butterflies
     of span 1, 2, 4, …, taken two spans per pass), each result divided by √n in the last
@@ -121,7 +121,7 @@ def _hadamard(t: np.ndarray, start: int, n: int, root: np.float32) -> None:
             t[j + h] = (a - b) / root
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _network(x: np.ndarray, lengths: np.ndarray, gains: np.ndarray, high: np.ndarray,
              low: np.ndarray, n_nets: int, dry_wet: np.float32) -> np.ndarray:
     """Run ``n_nets`` identical networks side by side (the second one is the fade-in network,

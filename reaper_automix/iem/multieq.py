@@ -29,7 +29,7 @@ _MIDDLE_BAND = (LOW_SHELF, PEAK, HIGH_SHELF)
 _LAST_BAND = (LP1, LP2, LP2, HIGH_SHELF)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _coefficients(kind: int, frequency: float, q: float, gain_db: float,
                   rate: float) -> np.ndarray:
     """[b0, b1, b2, a1, a2] (a0 = 1) in float32 arithmetic."""
@@ -63,7 +63,7 @@ def _coefficients(kind: int, frequency: float, q: float, gain_db: float,
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _peak_or_shelf(kind: int, f: np.float32, q: np.float32, gain_db: np.float32,
                    fs: np.float32) -> np.ndarray:
     one, two = np.float32(1.0), np.float32(2.0)
@@ -128,7 +128,7 @@ def _is_identity(row: np.ndarray) -> bool:
     return bool(b0 == 1.0 and b1 == a1 and b2 == a2)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _run_section(signal: np.ndarray, row: np.ndarray) -> None:
     """One float32 TDF-II section, in place, on a contiguous 1-D signal."""
     b0, b1, b2, a1, a2 = row[0], row[1], row[2], row[3], row[4]

@@ -41,7 +41,7 @@ def _smoothing(time_ms: float, sample_rate: float) -> float:
     return 1.0 - math.exp(-1.0 / (sample_rate * seconds))
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _reduction(key: np.ndarray, threshold: np.float32, knee: np.float32, ratio: np.float32,
                attack: float, release: float) -> np.ndarray:
     """Smoothed gain reduction z[n] in dB keyed from ``key``: float32 state, updated in double
@@ -72,7 +72,7 @@ def _reduction(key: np.ndarray, threshold: np.float32, knee: np.float32, ratio: 
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _db_to_gain(db: np.ndarray, makeup: np.float32) -> np.ndarray:
     """10^((db + makeup)/20) in float32; 0 at or below -100 dB."""
     out = np.empty(db.shape[0], np.float32)
@@ -83,7 +83,7 @@ def _db_to_gain(db: np.ndarray, makeup: np.float32) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _lookahead_shape(reduction: np.ndarray, delay: int, block: int) -> np.ndarray:
     """The plug-in's per-block backward scan: linear-in-dB ramps of ``delay`` samples before
     every deepening of the reduction. Returns the gains in output order (index n pairs with the

@@ -228,31 +228,34 @@ def plan_vocal(
         raise UnplayableTracksError(describe_unplayable(
             unplayable, "Freeze them in REAPER (Track > Freeze tracks) so that they play as audio"))
     renderer = Renderer(project, skip_missing=skip_missing)
-    progress(0.02, f"rendering the backing ({len(sources)} track(s))")
-    mix = _render_backing(renderer, project, track, sources)
-    if cancelled():
-        raise JobCancelled("cancelled; nothing was changed")
-    progress(0.15, f"rendering {track.display_name}")
+    progress(0.02, f"rendering {track.display_name}")
     dry, played = _render_vocal(renderer, track)
     path_db, path_warnings = _path_gain_db(track)
     gains = pan_gains(track.pan)
     if cancelled():
         raise JobCancelled("cancelled; nothing was changed")
+    progress(0.05, f"rendering the backing ({len(sources)} track(s)), measuring the vocal")
 
     def step(fraction: float, message: str) -> None:
         if cancelled():
             raise JobCancelled("cancelled; nothing was changed")
         progress(0.2 + 0.75 * fraction, message)
 
-    try:
-        decision = decide_vocal(
-            _panned(dry, gains), mix, project.sample_rate, method=method, tempo=project.tempo,
-            tempo_source="project tempo", reverb=reverb, fader_db=track.volume_db + path_db,
-            amount=amount, played=_panned(played, gains) if played is not None else None,
-            names=(f"vocal track {track.display_name!r}", "backing"), progress=step,
-        )
-    except VocalInputError as exc:
-        raise JobError(str(exc)) from exc
+    # The backing renders on its own thread while the decision measures the vocal (the
+    # vocal's render is done: rendering the backing mutes the vocal track for a while).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backing") as pool:
+        rendering = pool.submit(_render_backing, renderer, project, track, sources)
+        try:
+            decision = decide_vocal(
+                _panned(dry, gains), rendering, project.sample_rate, method=method,
+                tempo=project.tempo, tempo_source="project tempo", reverb=reverb,
+                fader_db=track.volume_db + path_db, amount=amount,
+                played=_panned(played, gains) if played is not None else None,
+                names=(f"vocal track {track.display_name!r}", "backing"), progress=step,
+            )
+        except VocalInputError as exc:
+            raise JobError(str(exc)) from exc
+        mix = rendering.result()
     if plots is not None:
         progress(0.96, "collecting the report's figures")
         plots.collect(_panned(dry, gains), _panned(played, gains) if played is not None
