@@ -345,10 +345,11 @@ def to_send(insert: Mapping[str, float], sample_rate: int) -> tuple[dict[str, fl
     """The return-track settings and send gain (dB) that give the same reverb-to-direct ratio
     as the insert setting ``insert``: 100 % wet, a fade-in that cancels the direct path."""
     values = complete(FDNREVERB, insert)
-    target = reverb_path(VocalChain({}, {}, values), sample_rate).reverb_to_direct_db()
     send = complete(FDNREVERB, {**values, "dryWet": 1.0,
                                 "fadeInTime": max(values["fadeInTime"], SEND_FADE_IN_S)})
-    unit = reverb_path(VocalChain({}, {}, send, "send", 0.0), sample_rate)
+    target, unit = concurrently(  # two network runs at once
+        lambda: reverb_path(VocalChain({}, {}, values), sample_rate).reverb_to_direct_db(),
+        lambda: reverb_path(VocalChain({}, {}, send, "send", 0.0), sample_rate))
     return send, _send_gain_db(target, unit)
 
 

@@ -200,11 +200,12 @@ class NumpyNetwork:
     (inference needs no torch: importing it costs seconds of a 10-second budget).
 
     The same operations as torch's CPU kernels in float32: 3×3 valid convolutions as one matrix
-    product per layer (channels last), batch norm as x·α + β with α = γ/√(var + ε) and
-    β = bias − mean·α (how torch applies it in eval mode), ReLU, 2×2 max-pooling (odd rows and
-    columns dropped), the flatten in torch's (channel, row, column) order, dropout off, the
-    linear layer. Sums run in another order than torch's, so outputs agree to float32
-    rounding (about 1e-6 relative), not bit for bit."""
+    product per layer (kernel (out, in·9) times the shifted inputs, channels first), batch norm
+    as x·α + β with α = γ/√(var + ε) and β = bias − mean·α (how torch applies it in eval mode),
+    ReLU, 2×2 max-pooling (odd rows and columns dropped), the flatten in torch's (channel, row,
+    column) order, dropout off, the linear layer. Sums run in another order than torch's, so
+    outputs agree to float32 rounding (about 1e-6 relative; tests/test_vocal_speed.py), not
+    bit for bit."""
 
     def __init__(self, state: dict[str, np.ndarray]) -> None:
         def f32(key: str) -> np.ndarray:
