@@ -215,7 +215,7 @@ def plan_balance(
                            role_offsets=role_offsets.origin if method == "role" else None)
     before = {id(t): t.volume for t in project.tracks}
 
-    headroom = MixHeadroom(project, renderer) if level == "keep" else None
+    headroom = MixHeadroom(project, renderer, before) if level == "keep" else None
 
     def balance(folder: Track, waits_for: list[Future]) -> GroupBalance:
         for child_folder in waits_for:  # its child folders' new faders change its render
@@ -241,7 +241,7 @@ def plan_balance(
                 future.cancel()
     if headroom is not None:
         progress(1.0, "checking the whole mix for clipping")
-        report.headroom = headroom.apply(before)
+        report.headroom = headroom.apply()
         report.summary = [line for line in [report.headroom.describe()] if line]
         if report.headroom.left_out:
             renderer.warnings.append("the check that the whole mix does not clip left out "
@@ -288,8 +288,6 @@ def _balance_folder(
     )
     gains = [r.gain_db for r in decision.tracks if r.active and r.gain_db is not None]
     _fit_fader_range(group, folder, max(gains) if gains else None)
-    if sums:  # the children's sum after, with their common shift (the folder's is its fader's)
-        headroom.add(folder, sums[0], sums[1] * 10.0 ** (group.level_shift_db / 20.0))
     if group.loudness_after_lufs is not None:
         group.loudness_after_lufs += group.level_shift_db
     by_child = dict(zip(map(id, candidates), decision.tracks))
@@ -317,6 +315,8 @@ def _balance_folder(
                 entry.note = f"at the {FADER_MAX_DB:+.0f} dB fader top"
         group.tracks.append(entry)
     group.summary = group.summarise()
+    if sums:  # the children's sum after, with their common shift (the folder's is its fader's)
+        headroom.add(folder, sums[0], sums[1] * 10.0 ** (group.level_shift_db / 20.0))
     return group
 
 

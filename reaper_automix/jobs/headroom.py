@@ -53,90 +53,94 @@ class HeadroomOutcome:
 
 
 class MixHeadroom:
-    """Collects the balanced folders' sums as their decisions finish (thread-safe), then
-    :meth:`apply` checks the master mix."""
+    """Sums the master mix before and after as the balanced folders finish (thread-safe; three
+    buses of the session's length, whatever the number of folders), then :meth:`apply` renders
+    the rest and checks the peak. ``volumes_before``: every track's fader before, by id."""
 
-    def __init__(self, project: Project, renderer: Renderer) -> None:
-        self.project, self.renderer = project, renderer
-        self._sums: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # folder id -> before, after
+    def __init__(self, project: Project, renderer: Renderer, volumes_before: Mapping[int, float]) -> None:
+        self.project, self.renderer, self.volumes_before = project, renderer, volumes_before
+        n = renderer.n_samples()
+        self.same, self.before, self.after = (np.zeros((n, 2), np.float32) for _ in range(3))
+        self.changed: list[Track] = []
+        self._summed: set[int] = set()
         self._lock = threading.Lock()
 
     def summed(self, folder: Track) -> bool:
         """Whether this folder's output follows from its children's sum alone."""
         return (folder.parent is None and not folder.receives and not folder.items
-                and not (folder.fx_enabled and any(fx.active for fx in folder.fx)))
+                and not (folder.fx_enabled and any(fx.active for fx in folder.fx))
+                and not self._nested_change(folder))
 
     def add(self, folder: Track, before: np.ndarray, after: np.ndarray) -> None:
-        """A balanced folder's children summed before and after (pre folder fader); the caller
-        passes the folder fader's gain change in ``after``."""
-        if self.summed(folder):
-            with self._lock:
-                self._sums[id(folder)] = (before.astype(np.float32), after.astype(np.float32))
+        """A balanced folder's children summed before and after (pre folder fader; ``after``
+        with the children's common shift), once its faders are final."""
+        if not self.summed(folder):
+            return
+        pans = np.asarray(pan_gains(folder.pan), np.float32)
+        with self._lock:
+            self._summed.add(id(folder))
+            if not self._changed(folder):
+                self.same += before.astype(np.float32) * (pans * np.float32(folder.volume))
+                return
+            self.before += before.astype(np.float32) * (pans * np.float32(self.volumes_before[id(folder)]))
+            self.after += after.astype(np.float32) * (pans * np.float32(folder.volume))
+            self.changed.append(folder)
 
-    def apply(self, volumes_before: Mapping[int, float]) -> HeadroomOutcome:
-        """Build both mixes (``volumes_before``: every track's fader before, by id) and lower
-        the changed top-level faders if the new mix peaks above the ceiling and the old peak."""
-        n = self.renderer.n_samples()
-        same, before_changed, after_changed = (np.zeros((n, 2), np.float32) for _ in range(3))
-        changed: list[Track] = []
+    def apply(self) -> HeadroomOutcome:
+        """Add the top-level tracks no folder sum covered, and lower the changed top-level
+        faders if the new mix peaks above the ceiling and the old peak."""
         left_out: list[str] = []
         for top in self.project.top_level:
-            if not top.main_send or top.mute:
+            if not top.main_send or top.mute or id(top) in self._summed:
                 continue
             why = self._unplayable(top)
             if why is None:
                 try:
-                    self._add_top(top, volumes_before, same, before_changed, after_changed, changed)
+                    self._add_rendered(top)
                 except MediaError as exc:
                     why = str(exc)
             if why is not None:
                 left_out.append(f"{top.display_name} ({why})")
-        peak_before = _peak_db(same + before_changed)
+        peak_before = _peak_db(self.same + self.before)
         gain = 1.0
-        peak_after = unlowered = _peak_db(same + after_changed)
+        peak_after = unlowered = _peak_db(self.same + self.after)
         ceiling = max(CEILING_DBFS, peak_before)
         for _ in range(6):  # the unchanged tracks do not scale: converge on the ceiling
             if peak_after <= ceiling + 1e-6:
                 break
             gain *= 10.0 ** ((ceiling - peak_after) / 20.0)
-            peak_after = _peak_db(same + np.float32(gain) * after_changed)
+            peak_after = _peak_db(self.same + np.float32(gain) * self.after)
         if gain == 1.0:
             return HeadroomOutcome(peak_before, peak_after, unlowered, left_out=tuple(left_out))
-        for top in changed:
+        for top in self.changed:
             top.volume *= gain
         return HeadroomOutcome(peak_before, peak_after, unlowered, 20.0 * math.log10(gain),
-                               tuple(t.display_name for t in changed), tuple(left_out))
+                               tuple(t.display_name for t in self.changed), tuple(left_out))
 
-    def _add_top(self, top: Track, volumes_before: Mapping[int, float], same: np.ndarray,
-                 before_changed: np.ndarray, after_changed: np.ndarray, changed: list[Track]) -> None:
-        """Add a top-level track's output to the mixes: once to ``same`` if the balance changed
-        nothing in it, else before and after (from the folder's sums where they suffice)."""
-        if not any(t.volume != volumes_before[id(t)] for t in (top, *top.descendants())):
-            same += self.renderer.track(top)
+    def _add_rendered(self, top: Track) -> None:
+        """A top-level track as it renders: once if the balance changed nothing in it, else
+        with the old faders and the new."""
+        if not self._changed(top):
+            self.same += self.renderer.track(top)
             return
-        before, after = self._sums.get(id(top), (None, None))
-        if before is not None and not self._nested_change(top, volumes_before):
-            pans = np.asarray(pan_gains(top.pan), np.float32)
-            before_changed += before * (pans * np.float32(volumes_before[id(top)]))
-            after_changed += after * (pans * np.float32(top.volume))
-        else:
-            before_changed += self._rendered_with(top, volumes_before)
-            after_changed += self.renderer.track(top)
-        changed.append(top)
+        self.before += self._rendered_with(top, self.volumes_before)
+        self.after += self.renderer.track(top)
+        self.changed.append(top)
+
+    def _changed(self, top: Track) -> bool:
+        return any(t.volume != self.volumes_before[id(t)] for t in (top, *top.descendants()))
 
     def _unplayable(self, top: Track) -> str | None:
         """Why the headless renderer cannot play ``top`` as REAPER does (None: it can)."""
-        if top.parent is None and id(top) in self._sums:
-            return None
         missing = [t for t in unplayable_tracks([top]) if self.renderer.rendered_track_path(t) is None]
         if missing:
             return f"only REAPER plays {missing[0].display_name}"
         return None
 
-    def _nested_change(self, top: Track, volumes_before: Mapping[int, float]) -> bool:
+    def _nested_change(self, top: Track) -> bool:
         """A balanced folder inside ``top`` was analysed into top's sums with its new faders,
         so top's "before" sum is not the old mix."""
-        return any(t.is_folder and any(c.volume != volumes_before[id(c)] for c in t.children)
+        return any(t.is_folder and any(c.volume != self.volumes_before[id(c)] for c in t.children)
                    for t in top.descendants())
 
     def _rendered_with(self, top: Track, volumes: Mapping[int, float]) -> np.ndarray:
