@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -154,6 +155,7 @@ def decide_balance(
     names: Sequence[str] | None = None,
     workers: int = DEFAULT_WORKERS,
     stems: StemsConsumer | None = None,
+    executor: Executor | None = None,
 ) -> BalanceDecision:
     """Analyse a folder's tracks (arrays or loader callables) and decide their gains (A.3).
 
@@ -161,7 +163,8 @@ def decide_balance(
     group keeps (default 0 dB each: the tracks as given); only ``level="keep"`` uses them.
     ``stems(before, after)``: with ``level="keep"``, called with the tracks summed at their
     current gains and at the decided ones (float64 (samples, channels)), e.g. to check the
-    whole mix for clipping without rendering the group again.
+    whole mix for clipping without rendering the group again. ``executor``: analyse on this
+    shared thread pool instead of ``workers`` threads of its own.
 
     Target offsets o_i come either from ``offsets_db`` (one per track) or, role-aware, from
     ``role_offsets`` (role → dB) and each track's role: ``roles[i]`` where known (the user's
@@ -183,7 +186,7 @@ def decide_balance(
     analyses = analyse_tracks(
         tracks, sample_rate, method, stem_channels=stem_channels, activity_lufs=activity_lufs,
         options=options, names=names, workers=workers, consume=stem.add if stem else None,
-        classify=targets.unknown(),
+        classify=targets.unknown(), executor=executor,
     )
     for analysis in analyses:
         targets.resolve(analysis)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import math
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.cfb import METHODS as CFB_METHODS
+from ..analysis.tracks import DEFAULT_WORKERS
 from ..analysis.role_offsets import RoleOffsets, shipped_role_offsets
 from ..analysis.roles import EXT_KEY, RoleGuess, parse_role, role_from_name
 from ..analysis.spectrum import SpectrumRecorder
@@ -42,8 +43,8 @@ from .headroom import HeadroomOutcome, MixHeadroom
 #: ``role``: centroid band loudness plus each track's role offset; the others equalise loudness.
 METHODS = ("role", *CFB_METHODS)
 
-#: Folders balanced at the same time (one's level decision overlaps the next one's analysis);
-#: each analyses its tracks on the decision's own threads.
+#: Folders balanced at the same time: one's level decision overlaps the next one's analysis, and
+#: both analyse their tracks on the job's one pool of DEFAULT_WORKERS threads.
 FOLDERS_AT_ONCE = 2
 
 #: With the default level rule, children's faders stay this far under the fader top: where the
@@ -223,10 +224,11 @@ def plan_balance(
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         return _balance_folder(renderer, folder, method, offsets_db or {}, level, chosen,
-                               role_offsets, spectra, headroom)
+                               role_offsets, spectra, headroom, analysis)
 
     progress(0.0, f"balancing {folders[0].display_name}")
-    with ThreadPoolExecutor(FOLDERS_AT_ONCE, thread_name_prefix="folder") as pool:
+    with ThreadPoolExecutor(FOLDERS_AT_ONCE, thread_name_prefix="folder") as pool, \
+            ThreadPoolExecutor(DEFAULT_WORKERS, thread_name_prefix="analyse") as analysis:
         started: dict[int, Future] = {}
         for folder in folders:  # deepest first: a folder's child folders were submitted before it
             waits_for = [started[id(d)] for d in folder.descendants() if id(d) in started]
@@ -262,6 +264,7 @@ def _balance_folder(
     renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float], level: str,
     chosen: Mapping[str, RoleGuess], role_offsets: RoleOffsets | None,
     spectra: SpectrumRecorder | None = None, headroom: MixHeadroom | None = None,
+    analysis: Executor | None = None,
 ) -> GroupBalance:
     candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
@@ -278,7 +281,8 @@ def _balance_folder(
         loaders, renderer.sample_rate, method="centroid" if method == "role" else method,
         level=level, current_gains_db=[child.volume_db for child in candidates],
         names=[child.display_name for child in candidates],
-        stems=(lambda before, after: sums.extend((before, after))) if wanted else None, **targets,
+        stems=(lambda before, after: sums.extend((before, after))) if wanted else None,
+        executor=analysis, **targets,
     )
     group = GroupBalance(
         folder.display_name, folder.guid, decision.target_db, level=decision.level,
