@@ -361,3 +361,53 @@ def test_fixtures_balance_without_touching_anything(tmp_path: Path) -> None:
         assert all(t.reason for g in report.groups for t in g.tracks)
         project.save()
         assert copy.read_bytes() == before
+
+
+# ------------------------------------------------------------------ the whole mix's headroom
+def clipping_session(tmp_path: Path, nested: bool = False) -> Path:
+    """Two top-level folders, each a quiet click track (every 0.5 s, the same instants) beside a
+    steady tone: equal loudness raises both clicks, each folder keeps its level under -0.1 dBFS,
+    and the clicks of both folders add up at the master."""
+    t = np.arange(4 * SR) / SR
+    click = np.where((t % 0.5) < 0.004, 0.9, 0.0)
+    tone = 0.25 * np.sin(2 * np.pi * 220 * t)
+    for name, mono in {"click": click, "tone": tone}.items():
+        write_audio(tmp_path / f"{name}.wav", np.stack([mono, mono], 1), SR)
+
+    def folder(name: str) -> TrackSpec:
+        children = [TrackSpec(f"{name} click", volume=10 ** (-30 / 20), items=[ItemSpec("click.wav", 0.0, 4.0)]),
+                    TrackSpec(f"{name} tone", items=[ItemSpec("tone.wav", 0.0, 4.0)])]
+        inner = TrackSpec(name, children=children)
+        return TrackSpec(f"{name} bus", children=[inner]) if nested else inner
+
+    path = tmp_path / "clips.RPP"
+    write_project(path, [folder("A"), folder("B")], sample_rate=SR)
+    return path
+
+
+@pytest.mark.parametrize("nested", [False, True], ids=["summed", "rendered"])
+def test_a_balance_never_makes_the_whole_mix_clip(tmp_path: Path, nested: bool):
+    """Without the check the clicks would peak near +5 dBFS at the master: the balanced
+    top-level faders go down together until the mix peaks at -0.1 dBFS, and the report says so.
+    Nested folders take the rendered path (the top-level sums were made with new faders)."""
+    project = open_project(clipping_session(tmp_path, nested))
+    before = Renderer(project).mix()
+    assert np.max(np.abs(before)) < 1.0
+    report = plan_balance(project, method="lufs", recursive=nested)
+    after = Renderer(project).mix()
+    outcome = report.headroom
+    assert outcome.peak_unlowered_dbfs > 3.0 and outcome.lowered_db < -3.0
+    assert 20 * np.log10(np.max(np.abs(after))) == pytest.approx(-0.1, abs=0.05)
+    assert outcome.peak_after_dbfs == pytest.approx(-0.1, abs=0.05)
+    assert sorted(outcome.lowered) == (["A bus", "B bus"] if nested else ["A", "B"])
+    assert "no sample clips" in report.summary[0]
+    assert report.to_json()["headroom"]["lowered_db"] == pytest.approx(outcome.lowered_db)
+
+
+def test_the_headroom_check_changes_nothing_where_the_mix_has_room(tmp_path: Path):
+    project = open_project(clipping_session(tmp_path))
+    for track in project.top_level:
+        track.volume_db = -12.0
+    report = plan_balance(project, method="lufs")
+    assert report.headroom.lowered_db == 0.0 and report.summary == []
+    assert [t.volume_db for t in project.top_level] == pytest.approx([-12.0, -12.0], abs=1e-6)

@@ -65,6 +65,21 @@ def test_a_method_is_scored_against_the_target_and_keeps_the_mix_level(song: Son
     assert project.track("Kick").volume_db == 0.0, "the song's project is never changed"
 
 
+def test_a_start_that_clips_is_turned_down_to_the_start_peak_before_balancing(song: Song):
+    """Faders at +12 dB make the start mix clip: every item is turned down by one gain first, so
+    the level rule keeps the mix loudness (no peak cap) and the errors stay the same."""
+    loud = Song(song.source, song.name, song.project, song.target_db, song.folders)
+    project = open_project(song.project)
+    for track in project.tracks:
+        track.volume_db = 12.0 if track.is_folder else track.volume_db
+    project.save(song.project)
+    outcome = evaluate_song(loud, "centroid", "unity", seed=0)
+    assert outcome.clipped_before == 0 and outcome.capped_folders == 0
+    assert evaluate_song(loud, "none", "unity", seed=0, start_peak_dbfs=-1.0).clipped_before == 0
+    assert abs(outcome.loudness_change_lu) < 0.3
+    assert outcome.errors_db == pytest.approx(evaluate_song(song, "centroid", "unity", seed=0).errors_db)
+
+
 def test_scrambled_faders_are_seeded_and_within_9_db(song: Song):
     first, again = start_faders(song, "scrambled", 5), start_faders(song, "scrambled", 5)
     assert first == again and all(abs(v) <= 9.0 for v in first.values())

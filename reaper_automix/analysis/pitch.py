@@ -5,6 +5,10 @@ torchaudio wheels available beside our CPU torch fail to load, and installing pe
 dependency pulls gigabytes of CUDA packages. So: try the real torchaudio; on any exception
 register a stub whose ``load`` raises a clear error, then import pesto. We load audio ourselves
 and never call ``predict_from_files``.
+
+``pesto.utils.export`` (writing predictions to CSV/NPZ/PNG files) imports matplotlib.pyplot, 0.6 s
+of start-up for every f0 balance: a stub replaces it, whose ``export`` raises; we never write
+PESTO's files.
 """
 
 from __future__ import annotations
@@ -51,10 +55,25 @@ def _ensure_torchaudio_importable() -> None:
         sys.modules["torchaudio"] = stub
 
 
+def _refuse_export(*_args: Any, **_kwargs: Any) -> None:
+    raise RuntimeError("pesto's file export is replaced by a stub in reaper-automix (it would "
+                       "import matplotlib at start-up): write the PitchTrack arrays yourself")
+
+
+def _stub_pesto_export() -> None:
+    """Register the stub of ``pesto.utils.export`` before pesto imports the real one."""
+    if "pesto.utils.export" not in sys.modules:
+        stub = types.ModuleType("pesto.utils.export")
+        stub.export = _refuse_export  # type: ignore[attr-defined]
+        sys.modules["pesto.utils.export"] = stub
+
+
 def import_pesto() -> types.ModuleType:
-    """Import and return the ``pesto`` package (registering the torchaudio stub when needed)."""
+    """Import and return the ``pesto`` package (registering the torchaudio stub when needed,
+    and the export stub)."""
     with _import_lock:  # worker threads must not see a half-imported pesto
         _ensure_torchaudio_importable()
+        _stub_pesto_export()
         try:
             import pesto
         except Exception as exc:

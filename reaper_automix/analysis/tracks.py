@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from functools import partial
@@ -145,10 +145,12 @@ def analyse_tracks(
     workers: int = DEFAULT_WORKERS,
     consume: Consumer | None = None,
     classify: Sequence[bool] | None = None,
+    executor: Executor | None = None,
 ) -> list[TrackAnalysis]:
-    """Analyse every track (in order) on ``workers`` threads; see analyse_track. Loader
-    callables run on the worker threads, so rendering is parallel too. ``classify[i]``: collect
-    track i's role features."""
+    """Analyse every track (in order) on ``workers`` threads, or on ``executor``'s (a pool the
+    caller shares between groups, so that analysing two groups at once does not double the
+    threads); see analyse_track. Loader callables run on the worker threads, so rendering is
+    parallel too. ``classify[i]``: collect track i's role features."""
     labels = _names(len(tracks), names)
     wanted = [False] * len(tracks) if classify is None else list(classify)
 
@@ -159,12 +161,12 @@ def analyse_tracks(
             consume=consume, classify=wanted[index],
         )
 
-    if workers <= 1 or len(tracks) <= 1:
+    if executor is None and (workers <= 1 or len(tracks) <= 1):
         return [job(i) for i in range(len(tracks))]
     with ExitStack() as stack:
         if method == "f0":
             stack.enter_context(torch_threads(1))
-        pool = stack.enter_context(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse"))
+        pool = executor or stack.enter_context(ThreadPoolExecutor(max_workers=workers, thread_name_prefix="analyse"))
         return list(pool.map(job, range(len(tracks))))
 
 

@@ -172,6 +172,7 @@ def report_view(report: BalanceReport) -> Group:
     parts = [table, *([role_table(report)] if report.method == "role" else [])]
     parts += [Text(f"[{number}] {text}") for number, text in enumerate(notes, start=1)]
     parts += [Text(f"{group.name}: {line}") for group in report.groups for line in group.summary]
+    parts += [Text(line) for line in report.summary]
     return Group(*parts)
 
 

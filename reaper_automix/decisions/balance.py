@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -49,6 +50,7 @@ from ..analysis.tracks import (
 )
 
 PeakScope = Literal["stem", "tracks"]
+StemsConsumer = Callable[[np.ndarray, np.ndarray], None]
 Target = Literal["product", "authors"]
 Level = Literal["keep", "peak"]
 PEAK_SCOPES: tuple[str, ...] = ("stem", "tracks")
@@ -152,11 +154,17 @@ def decide_balance(
     options: CfbOptions = CfbOptions(),
     names: Sequence[str] | None = None,
     workers: int = DEFAULT_WORKERS,
+    stems: StemsConsumer | None = None,
+    executor: Executor | None = None,
 ) -> BalanceDecision:
     """Analyse a folder's tracks (arrays or loader callables) and decide their gains (A.3).
 
     ``current_gains_db``: the gains (faders) the tracks play at now, which set the level the
     group keeps (default 0 dB each: the tracks as given); only ``level="keep"`` uses them.
+    ``stems(before, after)``: with ``level="keep"``, called with the tracks summed at their
+    current gains and at the decided ones (float64 (samples, channels)), e.g. to check the
+    whole mix for clipping without rendering the group again. ``executor``: analyse on this
+    shared thread pool instead of ``workers`` threads of its own.
 
     Target offsets o_i come either from ``offsets_db`` (one per track) or, role-aware, from
     ``role_offsets`` (role → dB) and each track's role: ``roles[i]`` where known (the user's
@@ -178,7 +186,7 @@ def decide_balance(
     analyses = analyse_tracks(
         tracks, sample_rate, method, stem_channels=stem_channels, activity_lufs=activity_lufs,
         options=options, names=names, workers=workers, consume=stem.add if stem else None,
-        classify=targets.unknown(),
+        classify=targets.unknown(), executor=executor,
     )
     for analysis in analyses:
         targets.resolve(analysis)
@@ -190,6 +198,9 @@ def decide_balance(
     decision = _with_roles(decision, targets)
     if level == "keep" and decision.target_db is not None:
         decision = _keep_level(decision, stem, sample_rate)
+        if stems is not None and decision.level == "keep":
+            stems(stem.before, stem.buses[0] * 10.0 ** (decision.target_db / 20.0)
+                  + (stem.fixed if stem.fixed is not None else 0.0))
     return decision
 
 

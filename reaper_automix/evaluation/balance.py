@@ -12,7 +12,11 @@ default level rule) and its faders are compared with the target balance:
 * **clips** = samples of that mix over full scale after balancing where the mix had none before.
 
 Start conditions: ``unity`` (every child at 0 dB: the stems as rendered) and ``scrambled``
-(every child at U(−9, +9) dB, seeded per song).
+(every child at U(−9, +9) dB, seeded per song). In both, every item is first turned down by one
+common gain so that the start mix peaks at ``--start-peak`` (default −6 dBFS, the headroom a mix
+usually leaves for mastering): LMMS stems with the composer's gains divided out sum far over full
+scale, and a start that clips would make the peak caps, not the balance, move the mix loudness.
+One gain for the whole song changes no balance and no error.
 
 Song sources:
 
@@ -40,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.role_offsets import RoleOffsets, load_role_offsets
 from ..session import Project
 
 CONDITIONS = ("unity", "scrambled")
@@ -47,6 +52,7 @@ SCRAMBLE_DB = 9.0
 DEVIATION_DB = 2.0
 ERROR_TARGET_DB = 3.0
 LOUDNESS_TARGET_LU = 1.0
+START_PEAK_DBFS = -6.0
 DEFAULT_METHODS = ("none", "role", "centroid", "lufs")
 GENERATED_SEED_BASE = 10_000
 
@@ -82,11 +88,13 @@ class Outcome:
 
 
 # ----------------------------------------------------------------------------- songs
-def lmms_songs(workdir: Path) -> Iterator[Song]:
-    from ..generator.lmms import ALLOWED_SONGS, GROUP_FOLDERS, load_song
+def lmms_songs(workdir: Path, names: list[str] | None = None) -> Iterator[Song]:
+    """The allowed LMMS songs (``names``: some of them) as projects with one folder per group."""
+    from ..generator.lmms import ALLOWED_SONGS, GROUP_FOLDERS, check_song_name, load_song
     from ..rpp.builder import ItemSpec, TrackSpec, write_project
 
-    for name in ALLOWED_SONGS:
+    for name in names or ALLOWED_SONGS:
+        check_song_name(name)
         song = load_song(name)
         for reason in song.skipped:  # silent tracks, and stems LMMS renders silenced
             print(f"{name}: left out {reason}", file=sys.stderr)
@@ -162,7 +170,9 @@ def start_faders(song: Song, condition: str, seed: int) -> dict[str, float]:
     return {n: float(rng.uniform(-SCRAMBLE_DB, SCRAMBLE_DB)) for n in names}
 
 
-def evaluate_song(song: Song, method: str, condition: str, seed: int) -> Outcome:
+def evaluate_song(song: Song, method: str, condition: str, seed: int,
+                  role_offsets: RoleOffsets | None = None,
+                  start_peak_dbfs: float = START_PEAK_DBFS) -> Outcome:
     from ..analysis.loudness import LoudnessMeter
     from ..hosts.rpp import open_project
     from ..jobs.balance import plan_balance
@@ -170,11 +180,11 @@ def evaluate_song(song: Song, method: str, condition: str, seed: int) -> Outcome
     project = open_project(song.project)
     for name, db in start_faders(song, condition, seed).items():
         project.track(name).volume_db = db
-    before = mix(project)
+    before = _start_at_peak(project, mix(project), start_peak_dbfs)
     roles: dict[str, str] = {}
     capped = 0
     if method != "none":
-        report = plan_balance(project, method=method)
+        report = plan_balance(project, method=method, role_offsets=role_offsets)
         roles = {t.name: t.role for g in report.groups for t in g.tracks if t.role}
         capped = sum(g.peak_limit_db < -0.05 for g in report.groups)
     after = mix(project)
@@ -191,6 +201,19 @@ def evaluate_song(song: Song, method: str, condition: str, seed: int) -> Outcome
     return Outcome(song.source, song.name, condition, method, errors,
                    meter.integrated(after) - meter.integrated(before),
                    int(np.sum(np.abs(before) > 1.0)), int(np.sum(np.abs(after) > 1.0)), roles, capped)
+
+
+def _start_at_peak(project: Project, start_mix: np.ndarray, peak_dbfs: float) -> np.ndarray:
+    """Turn every item down by one gain so that the start mix peaks at ``peak_dbfs`` (never up);
+    returns the start mix as it then renders."""
+    peak = float(np.max(np.abs(start_mix))) if start_mix.size else 0.0
+    gain = 10.0 ** (peak_dbfs / 20.0) / peak if peak > 0.0 else 1.0
+    if gain >= 1.0:
+        return start_mix
+    for track in project.tracks:
+        for item in track.items:
+            item.volume *= gain
+    return mix(project)
 
 
 def mix(project: Project) -> np.ndarray:
@@ -265,7 +288,11 @@ def table(rows: list[dict[str, Any]]) -> str:
 # ------------------------------------------------------------------------------- CLI
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__.split("\n\n")[0] + " Slow (minutes per song); not part of the tests."
-    parser.add_argument("--songs", default="lmms", help="comma-separated sources: lmms, generated:N")
+    parser.add_argument("--songs", default="lmms",
+                        help="comma-separated sources: lmms (all five), lmms:NAME (one), generated:N")
+    parser.add_argument("--offsets", type=Path, metavar="FILE",
+                        help="method role: this role table instead of the shipped one (as "
+                        "`balance --offsets`), e.g. one derived without the song evaluated")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help="comma-separated: none (leave the faders) or a method of "
                         "`reaper-automix balance --method`")
@@ -273,6 +300,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hide-names", action="store_true",
                         help="generated songs: name every track 'Audio NN' (roles from the audio)")
     parser.add_argument("--seed", type=int, default=0, help="of the scrambled faders")
+    parser.add_argument("--start-peak", type=float, default=START_PEAK_DBFS, metavar="DBFS",
+                        help="turn each song down so that its start mix peaks here (default "
+                        f"{START_PEAK_DBFS:g}; never up)")
     parser.add_argument("--json", type=Path, help="also write every outcome and the summary here")
 
 
@@ -280,6 +310,7 @@ def main(args: argparse.Namespace) -> int:
     from ..jobs.balance import METHODS
 
     methods = args.methods.split(",")
+    role_offsets = load_role_offsets(args.offsets) if args.offsets else None
     unknown = [m for m in methods if m != "none" and m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method {unknown[0]!r}: choose from none, {', '.join(METHODS)}")
@@ -288,7 +319,8 @@ def main(args: argparse.Namespace) -> int:
         for song in _songs(args.songs, Path(scratch), args.hide_names):
             for condition in args.conditions.split(","):
                 for method in methods:
-                    outcome = evaluate_song(song, method, condition, _stable_seed(song.name, args.seed))
+                    outcome = evaluate_song(song, method, condition, _stable_seed(song.name, args.seed),
+                                            role_offsets, args.start_peak)
                     outcomes.append(outcome)
                     errors = list(outcome.errors_db.values())
                     print(f"{song.name} {condition} {method}: median |error| "
@@ -318,7 +350,7 @@ def _songs(spec: str, workdir: Path, hide_names: bool) -> Iterator[Song]:
     for source in spec.split(","):
         name, _, count = source.partition(":")
         if name == "lmms":
-            yield from lmms_songs(workdir)
+            yield from lmms_songs(workdir, [count] if count else None)
         elif name == "generated":
             yield from generated_songs(workdir, int(count or 10), hide_names)
         else:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import ctypes
 import math
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..analysis.cfb import METHODS as CFB_METHODS
+from ..analysis.tracks import DEFAULT_WORKERS
 from ..analysis.role_offsets import RoleOffsets, shipped_role_offsets
 from ..analysis.roles import EXT_KEY, RoleGuess, parse_role, role_from_name
 from ..analysis.spectrum import SpectrumRecorder
@@ -35,12 +38,13 @@ from ..jsonable import jsonable
 from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
+from .headroom import HeadroomOutcome, MixHeadroom
 
 #: ``role``: centroid band loudness plus each track's role offset; the others equalise loudness.
 METHODS = ("role", *CFB_METHODS)
 
-#: Folders balanced at the same time (one's level decision overlaps the next one's analysis);
-#: each analyses its tracks on the decision's own threads.
+#: Folders balanced at the same time: one's level decision overlaps the next one's analysis, and
+#: both analyse their tracks on the job's one pool of DEFAULT_WORKERS threads.
 FOLDERS_AT_ONCE = 2
 
 #: With the default level rule, children's faders stay this far under the fader top: where the
@@ -124,6 +128,8 @@ class BalanceReport:
     warnings: list[str] = field(default_factory=list)
     level: str = "keep"
     role_offsets: str | None = None  # "shipped" or the user's table (method "role")
+    headroom: HeadroomOutcome | None = None  # the whole mix's peak (level "keep")
+    summary: list[str] = field(default_factory=list)  # the whole mix's outcome, in words
 
     def to_json(self) -> dict[str, Any]:
         return jsonable(asdict(self))
@@ -210,16 +216,19 @@ def plan_balance(
                            role_offsets=role_offsets.origin if method == "role" else None)
     before = {id(t): t.volume for t in project.tracks}
 
+    headroom = MixHeadroom(project, renderer, before) if level == "keep" else None
+
     def balance(folder: Track, waits_for: list[Future]) -> GroupBalance:
         for child_folder in waits_for:  # its child folders' new faders change its render
             child_folder.result()
         if cancelled():
             raise JobCancelled("cancelled; no fader was changed")
         return _balance_folder(renderer, folder, method, offsets_db or {}, level, chosen,
-                               role_offsets, spectra)
+                               role_offsets, spectra, headroom, analysis)
 
     progress(0.0, f"balancing {folders[0].display_name}")
-    with ThreadPoolExecutor(FOLDERS_AT_ONCE, thread_name_prefix="folder") as pool:
+    with ThreadPoolExecutor(FOLDERS_AT_ONCE, thread_name_prefix="folder") as pool, \
+            ThreadPoolExecutor(DEFAULT_WORKERS, thread_name_prefix="analyse") as analysis:
         started: dict[int, Future] = {}
         for folder in folders:  # deepest first: a folder's child folders were submitted before it
             waits_for = [started[id(d)] for d in folder.descendants() if id(d) in started]
@@ -232,6 +241,13 @@ def plan_balance(
         finally:
             for future in started.values():
                 future.cancel()
+    if headroom is not None:
+        progress(1.0, "checking the whole mix for clipping")
+        report.headroom = headroom.apply()
+        report.summary = [line for line in [report.headroom.describe()] if line]
+        if report.headroom.left_out:
+            renderer.warnings.append("the check that the whole mix does not clip left out "
+                                     + ", ".join(report.headroom.left_out))
     report.warnings = [*(role_offsets.notes if method == "role" else ()),
                        *map(unplayable_warning, unplayable), *renderer.warnings]
     report.warnings += [  # a REAPER render holds the children's faders as they were
@@ -247,7 +263,8 @@ def plan_balance(
 def _balance_folder(
     renderer: Renderer, folder: Track, method: str, offsets_db: Mapping[str, float], level: str,
     chosen: Mapping[str, RoleGuess], role_offsets: RoleOffsets | None,
-    spectra: SpectrumRecorder | None = None,
+    spectra: SpectrumRecorder | None = None, headroom: MixHeadroom | None = None,
+    analysis: Executor | None = None,
 ) -> GroupBalance:
     candidates = analysed_children(folder)
     loaders = [partial(renderer.track, child, fader=False) for child in candidates]
@@ -258,10 +275,14 @@ def _balance_folder(
                    "role_offsets": role_offsets.offsets_db}
     else:
         targets = {"offsets_db": [offsets_db.get(child.guid, 0.0) for child in candidates]}
+    sums: list[np.ndarray] = []
+    wanted = headroom is not None and headroom.summed(folder)
     decision = decide_balance(  # renders each child on the analysis threads, one at a time
         loaders, renderer.sample_rate, method="centroid" if method == "role" else method,
         level=level, current_gains_db=[child.volume_db for child in candidates],
-        names=[child.display_name for child in candidates], **targets,
+        names=[child.display_name for child in candidates],
+        stems=(lambda before, after: sums.extend((before, after))) if wanted else None,
+        executor=analysis, **targets,
     )
     group = GroupBalance(
         folder.display_name, folder.guid, decision.target_db, level=decision.level,
@@ -298,6 +319,8 @@ def _balance_folder(
                 entry.note = f"at the {FADER_MAX_DB:+.0f} dB fader top"
         group.tracks.append(entry)
     group.summary = group.summarise()
+    if sums:  # the children's sum after, with their common shift (the folder's is its fader's)
+        headroom.add(folder, sums[0], sums[1] * 10.0 ** (group.level_shift_db / 20.0))
     return group
 
 

@@ -197,6 +197,7 @@ def report_text(report: dict[str, Any]) -> str:
             note += f"  ({track['note']})" if track.get("note") else ""
             lines.append(f"  {track.get('name')}: {before} -> {after}{note}")
         lines.extend(f"  {line}" for line in group.get("summary", []))
+    lines.extend(report.get("summary", []))
     lines.extend(f"warning: {w}" for w in report.get("warnings", []))
     return "\n".join(lines)
 

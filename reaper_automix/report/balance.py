@@ -98,6 +98,8 @@ def balance_section(report: Mapping[str, Any],
         section.add_text(f"Role offsets: the {table} table" + (
             " (derived from human-set balances, see docs/balance.md)." if table == "shipped"
             else "."))
+    for line in report.get("summary", []):
+        section.add_text(str(line))
     for warning in report.get("warnings", []):
         section.add_text(str(warning), "warning")
     section.add_table(
