@@ -55,7 +55,7 @@ class CfbOptions:
     f0_step_ms: float = 10.0
     f0_confidence: float = 0.5
     f0_min_frames: int = 10
-    f0_max_frames: int | None = 384
+    f0_max_frames: int | None = 512
 
 
 @dataclass(frozen=True)
