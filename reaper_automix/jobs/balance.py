@@ -44,8 +44,10 @@ from .headroom import HeadroomOutcome, MixHeadroom
 METHODS = ("role", *CFB_METHODS)
 
 #: Folders balanced at the same time: one's level decision overlaps the next one's analysis, and
-#: both analyse their tracks on the job's one pool of DEFAULT_WORKERS threads.
-FOLDERS_AT_ONCE = 2
+#: both analyse their tracks on the job's one pool of DEFAULT_WORKERS threads. One at a time for
+#: f0, whose PESTO runs hold enough memory that two folders' sums on top would pass 2 GB.
+FOLDERS_AT_ONCE = {"f0": 1}
+FOLDERS_AT_ONCE_DEFAULT = 2
 
 #: With the default level rule, children's faders stay this far under the fader top: where the
 #: balance needs more, every child moves down and the folder fader up by as much (the mix is
@@ -227,7 +229,8 @@ def plan_balance(
                                role_offsets, spectra, headroom, analysis)
 
     progress(0.0, f"balancing {folders[0].display_name}")
-    with ThreadPoolExecutor(FOLDERS_AT_ONCE, thread_name_prefix="folder") as pool, \
+    at_once = FOLDERS_AT_ONCE.get(method, FOLDERS_AT_ONCE_DEFAULT)
+    with ThreadPoolExecutor(at_once, thread_name_prefix="folder") as pool, \
             ThreadPoolExecutor(DEFAULT_WORKERS, thread_name_prefix="analyse") as analysis:
         started: dict[int, Future] = {}
         for folder in folders:  # deepest first: a folder's child folders were submitted before it
@@ -281,7 +284,7 @@ def _balance_folder(
         loaders, renderer.sample_rate, method="centroid" if method == "role" else method,
         level=level, current_gains_db=[child.volume_db for child in candidates],
         names=[child.display_name for child in candidates],
-        stems=(lambda before, after: sums.extend((before, after))) if wanted else None,
+        stems=(lambda *both: sums.extend(a.astype(np.float32) for a in both)) if wanted else None,
         executor=analysis, **targets,
     )
     group = GroupBalance(

@@ -80,10 +80,10 @@ class MixHeadroom:
         with self._lock:
             self._summed.add(id(folder))
             if not self._changed(folder):
-                self.same += before.astype(np.float32) * (pans * np.float32(folder.volume))
+                self.same += before * (pans * np.float32(folder.volume))
                 return
-            self.before += before.astype(np.float32) * (pans * np.float32(self.volumes_before[id(folder)]))
-            self.after += after.astype(np.float32) * (pans * np.float32(folder.volume))
+            self.before += before * (pans * np.float32(self.volumes_before[id(folder)]))
+            self.after += after * (pans * np.float32(folder.volume))
             self.changed.append(folder)
 
     def apply(self) -> HeadroomOutcome:
