@@ -240,7 +240,8 @@ def plan_balance(
             for number, folder in enumerate(folders, start=1):
                 report.groups.append(started[id(folder)].result())
                 release_freed_memory()
-                progress(number / len(folders), f"balanced {folder.display_name}")
+                if number < len(folders):
+                    progress(number / len(folders), f"balancing {folders[number].display_name}")
         finally:
             for future in started.values():
                 future.cancel()
