@@ -16,7 +16,6 @@ from reaper_automix.audio.io import write_audio
 from reaper_automix.audio.render import Renderer
 from reaper_automix.decisions.balance import decide_balance
 from reaper_automix.cli import main
-from reaper_automix.jobs import JobError
 from reaper_automix.jobs.balance import plan_balance
 from reaper_automix.rpp.builder import ItemSpec, TrackSpec, write_project
 from reaper_automix.session import FADER_MAX_DB

@@ -16,7 +16,6 @@ from reaper_automix.analysis import bands
 from reaper_automix.decisions import vocal_chain, vocal_cnn, vocal_prior, vocal_rules
 from reaper_automix.decisions.vocal import VocalContext, decide_vocal
 from reaper_automix.decisions.vocal_chain import (
-    VocalChain,
     apply_compressor,
     apply_eq,
     complete,
