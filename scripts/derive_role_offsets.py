@@ -1,6 +1,6 @@
 """Derive the role offsets of role-aware Auto balance group from levels people chose (data.md 3.6).
 
-    nice -n 10 .venv/bin/python scripts/derive_role_offsets.py            # every source; writes the table
+    nice -n 10 .venv/bin/python scripts/derive_role_offsets.py --lmms     # every source; writes the table
     .venv/bin/python scripts/derive_role_offsets.py --limit 3 --dry-run   # a quick look, writes nothing
 
 Needs (offline, not needed by the product or its tests): the Debian packages fluid-soundfont-gm,
@@ -38,8 +38,14 @@ What it does (docs/analysis.md, "Role offsets", shows the result):
    contains a singer): the lead vocal as loud as the loudest tonal role, backing vocals 6 dB
    under the lead vocal (common practice: 3-9 dB), other = the median tonal offset.
 
-4. **Output**: ``reaper_automix/analysis/role_offsets.json`` (the shipped table, with per role
-   where its number came from) and the per-source table printed in Markdown for the docs.
+4. **The LMMS composers** (``--lmms``, stage 2): the allowed LMMS songs' tracks at their
+   composers' faders (cached under ``.cache/role-offsets/lmms/``) pull each measured role from the
+   scaled stage-1 offsets towards what the composers did (see blend_lmms); ``--leave-out SONG``
+   fits without a song, for scripts/loso_role_offsets.py.
+
+5. **Output**: ``reaper_automix/analysis/role_offsets.json`` (the shipped table, with per role
+   where its number came from; ``--output`` writes elsewhere) and the per-source table printed in
+   Markdown for the docs.
 """
 
 from __future__ import annotations
@@ -775,7 +781,8 @@ def _measure_lmms() -> Iterator[LmmsLevel]:
 
 @dataclass
 class LmmsFit:
-    offsets: dict[str, float]  # the blended offsets of the roles the composers used
+    """What stage 2 found, for the table's ``sources`` and ``lmms`` entries."""
+
     medians: dict[str, float]  # the composers' own role effect (before the prior pulls it)
     counts: dict[str, int]
     songs: list[str]
@@ -817,7 +824,7 @@ def blend_lmms(measured: dict[str, float], levels: Sequence[LmmsLevel],
     zero = offsets.get(reference, 0.0)
     blended = {role: value - zero for role, value in offsets.items()}
     medians = {role: value - zero for role, value in medians.items()}
-    return blended, LmmsFit(blended, medians, counts, sorted({lv.song for lv in levels}))
+    return blended, LmmsFit(medians, counts, sorted({lv.song for lv in levels}))
 
 
 def markdown(table: dict) -> str:

@@ -1,8 +1,8 @@
 """Role offsets: each role's target CFB loudness relative to its group, for role-aware balance.
 
 The shipped table (``role_offsets.json`` beside this module) is derived from levels people chose
-by ``scripts/derive_role_offsets.py``; docs/analysis.md shows it with where each number came
-from. An engineer may load their own table (``--offsets FILE``): a JSON object mapping roles to
+by ``scripts/derive_role_offsets.py --lmms``; docs/balance.md shows it with where each number
+came from. An engineer may load their own table (``--offsets FILE``): a JSON object mapping roles to
 dB, either flat (``{"hats": -8, "pad": -5}``) or under ``"offsets_db"`` as in the shipped file.
 Roles it leaves out keep the shipped values. Only differences between the roles of one folder
 matter: the balance rule sets the group's level separately.
@@ -20,7 +20,7 @@ from pathlib import Path
 from .roles import ROLES, parse_role
 
 SHIPPED_TABLE = Path(__file__).with_name("role_offsets.json")
-#: A user's offset beyond this is almost surely a typo (the shipped ones span about 15 dB).
+#: A user's offset beyond this is almost surely a typo (the shipped ones span about 8 dB).
 LIMIT_DB = 40.0
 
 
