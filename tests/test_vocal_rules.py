@@ -97,7 +97,7 @@ def test_tempo_estimate_of_a_click_track():
         assert estimate_tempo(x, SR) == pytest.approx(bpm, rel=0.01)
 
 
-def _dynamic_vocal(seconds: float = 24.0, quiet_db: float = -19.0) -> np.ndarray:
+def dynamic_vocal(seconds: float = 24.0, quiet_db: float = -19.0) -> np.ndarray:
     """Alternating loud and quiet 6 s phrases of a harmonic tone: LRA = −quiet_db LU."""
     t = np.arange(int(seconds * SR)) / SR
     tone = sum(np.sin(2 * np.pi * 220 * h * t) / h for h in range(1, 6))
@@ -106,7 +106,7 @@ def _dynamic_vocal(seconds: float = 24.0, quiet_db: float = -19.0) -> np.ndarray
 
 
 def test_compression_search_follows_the_product_procedure():
-    vocal = _dynamic_vocal()
+    vocal = dynamic_vocal()
     stage = compression_search(vocal, SR)
     steps = stage.details["steps"]
     assert stage.details["lra_before_lu"] > LRA_TARGET_LU
@@ -121,7 +121,7 @@ def test_compression_search_follows_the_product_procedure():
 
 
 def test_compression_threshold_follows_the_input_level():
-    vocal = _dynamic_vocal()
+    vocal = dynamic_vocal()
     a = compression_search(vocal, SR)
     b = compression_search(vocal * np.float32(10 ** (-6 / 20)), SR)
     assert b.params["ratio"] == a.params["ratio"]

@@ -25,19 +25,14 @@ from reaper_automix.decisions.vocal_chain import (
 )
 from reaper_automix.evaluation.synthetic import synthetic_song
 
+from .test_vocal_rules import dynamic_vocal
+
 SR = 44100
 
 
 @pytest.fixture(scope="module")
 def song():
     return synthetic_song(10.0, tempo=100.0, seed=7)
-
-
-def _dynamic_vocal(seconds: float = 24.0, quiet_db: float = -19.0) -> np.ndarray:
-    t = np.arange(int(seconds * SR)) / SR
-    tone = sum(np.sin(2 * np.pi * 220 * h * t) / h for h in range(1, 6))
-    level = np.where((t // 6) % 2 == 0, 1.0, 10 ** (quiet_db / 20))
-    return (0.2 * tone * level).astype(np.float32)[:, None]
 
 
 # ------------------------------------------------------------------------- analysis
@@ -104,7 +99,7 @@ def test_reverb_responses_are_the_emulations_bit_for_bit(params):
 
 # ----------------------------------------------------------------------- compression
 def test_compression_search_two_at_a_time_is_the_sequential_search(monkeypatch):
-    vocal = _dynamic_vocal(quiet_db=-17.0)
+    vocal = dynamic_vocal(quiet_db=-17.0)
     together = vocal_rules.compression_search(vocal, SR, target_lu=9.0)
     monkeypatch.setattr(vocal_rules, "SEARCH_PARALLEL", 1)
     alone = vocal_rules.compression_search(vocal, SR, target_lu=9.0)
@@ -116,7 +111,7 @@ def test_compression_search_two_at_a_time_is_the_sequential_search(monkeypatch):
 def test_prior_compressor_hands_over_the_chain_output_and_walks_in_order(monkeypatch):
     monkeypatch.setattr(vocal_prior, "LRA_TARGET_LU", 4.0)  # a range to walk down to
     method = vocal_prior.PriorMethod()
-    vocal = np.repeat(_dynamic_vocal(quiet_db=-17.0), 2, axis=1)
+    vocal = np.repeat(dynamic_vocal(quiet_db=-17.0), 2, axis=1)
     backing = synthetic_song(24.0, tempo=100.0, seed=7).backing[: vocal.shape[0]]
     lufs, lra = measure(vocal, SR)
     ctx = VocalContext(vocal, backing, SR, measure(backing, SR)[0], lufs, lra)
