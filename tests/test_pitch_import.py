@@ -137,3 +137,30 @@ def test_pitch_py_is_the_only_module_that_imports_pesto():
 def test_pitch_track_rejects_multichannel_input():
     with pytest.raises(ValueError, match="mono"):
         track_pitch(np.zeros((100, 2), dtype=np.float32), 16000)
+
+
+def test_unvoiced_frames_skip_the_encoder_and_voiced_ones_keep_pestos_pitch():
+    """track_pitch's step-by-step forward pass equals PESTO's own on every frame it encodes."""
+    import torch
+
+    from reaper_automix.analysis.pitch import _model
+
+    rate = 16000
+    rng = np.random.default_rng(7)
+    t = np.arange(3 * rate) / rate
+    tone = sum(np.sin(2 * np.pi * 196 * k * t) / k for k in range(1, 6)) * 0.3
+    noise = rng.standard_normal(t.size) * 0.3
+    signal = np.where((t > 1.0) & (t < 2.0), noise, tone).astype(np.float32)  # voiced, noise, voiced
+    with torch.inference_mode():
+        f0, confidence, _ = _model("mir-1k_g7", 20.0, rate)(
+            torch.from_numpy(signal), sr=rate, convert_to_freq=True, return_activations=False)
+    everything = track_pitch(signal, rate, step_ms=20.0)
+    np.testing.assert_allclose(everything.f0_hz, f0.double().numpy(), rtol=1e-5)
+    np.testing.assert_array_equal(everything.confidence, confidence.double().numpy())
+
+    voiced_only = track_pitch(signal, rate, step_ms=20.0, min_confidence=0.5)
+    voiced = confidence.numpy() >= 0.5
+    assert 10 < voiced.sum() < voiced.size - 10, "the signal must mix voiced and unvoiced frames"
+    np.testing.assert_array_equal(voiced_only.confidence, everything.confidence)
+    np.testing.assert_allclose(voiced_only.f0_hz[voiced], f0.double().numpy()[voiced], rtol=1e-5)
+    assert np.isnan(voiced_only.f0_hz[~voiced]).all()

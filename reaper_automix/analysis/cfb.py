@@ -208,7 +208,8 @@ def mean_f0(
     too_short = excerpt.size < max(_PESTO_MIN_SAMPLES, options.f0_min_frames * step / 1000.0 * sample_rate)
     if too_short:  # cannot give f0_min_frames frames (and PESTO would fail on it)
         return None, 0, step
-    pitch = track_pitch(excerpt, int(sample_rate), step, options.f0_model)
+    pitch = track_pitch(excerpt, int(sample_rate), step, options.f0_model,
+                        min_confidence=options.f0_confidence)
     confident = pitch.confidence >= options.f0_confidence
     kept = int(confident.sum())
     if kept < options.f0_min_frames:

@@ -13,6 +13,7 @@ PESTO's files.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 import types
@@ -110,9 +111,20 @@ def _model(model_name: str, step_ms: float, sample_rate: int) -> Any:
 
 
 def track_pitch(
-    mono: np.ndarray, sample_rate: int, step_ms: float = 10.0, model_name: str = DEFAULT_MODEL
+    mono: np.ndarray,
+    sample_rate: int,
+    step_ms: float = 10.0,
+    model_name: str = DEFAULT_MODEL,
+    *,
+    min_confidence: float = 0.0,
 ) -> PitchTrack:
-    """Run PESTO on a mono float signal; frames are centred every ``step_ms`` from t = 0."""
+    """Run PESTO on a mono float signal; frames are centred every ``step_ms`` from t = 0.
+
+    Frames whose voicing confidence is under ``min_confidence`` get f0 NaN without running PESTO's
+    pitch encoder on them: the confidence comes from the CQT alone, and the encoder sees each
+    frame on its own, so the other frames' f0 is what ``model(audio)`` gives (tests check it).
+    The encoder is most of PESTO's cost; drums and silence are mostly unvoiced frames.
+    """
     signal = np.asarray(mono, dtype=np.float32)
     if signal.ndim != 1:
         raise ValueError(f"pitch tracking needs a mono (samples,) signal, got shape {signal.shape}")
@@ -123,14 +135,29 @@ def track_pitch(
 
     model = _model(model_name, step_ms, sample_rate)
     with torch.inference_mode():
-        f0, confidence, _volume = model(
-            torch.from_numpy(np.ascontiguousarray(signal)),
-            sr=int(sample_rate),
-            convert_to_freq=True,
-            return_activations=False,
-        )
-    f0_hz = f0.double().numpy()
-    return PitchTrack(np.arange(f0_hz.size) * step_ms / 1000.0, f0_hz, confidence.double().numpy())
+        confidence, f0_hz = _voiced_pitch(model, torch.from_numpy(np.ascontiguousarray(signal)),
+                                          int(sample_rate), min_confidence)
+    return PitchTrack(np.arange(f0_hz.size) * step_ms / 1000.0, f0_hz, confidence)
+
+
+def _voiced_pitch(
+    model: Any, audio: Any, sample_rate: int, min_confidence: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """PESTO 2.0's forward pass (``pesto.model.PESTO.forward``, step by step) with the encoder run
+    only on frames at or above ``min_confidence``: (confidence, f0 in Hz, NaN where skipped)."""
+    from pesto.utils import reduce_activations
+
+    cqt = model.preprocessor(audio, sr=sample_rate).flatten(0, 1)
+    energy = cqt.mul_(math.log(10) / 10.0).exp().squeeze_(1)  # scales the CQT in place, as PESTO does
+    confidence = model.confidence(energy)
+    voiced = confidence >= min_confidence
+    f0_hz = np.full(confidence.numel(), np.nan)
+    if bool(voiced.any()):
+        activations = model.encoder(model.crop_cqt(cqt)[voiced])
+        activations = activations.roll(-round(model.shift.item() * model.bins_per_semitone), -1)
+        semitones = reduce_activations(activations, reduction=model.reduction)
+        f0_hz[voiced.numpy()] = (440.0 * 2.0 ** ((semitones - 69.0) / 12.0)).double().numpy()
+    return confidence.double().numpy(), f0_hz
 
 
 _thread_setting = {"users": 0, "previous": 0}
