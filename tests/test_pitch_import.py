@@ -140,10 +140,11 @@ def test_pitch_track_rejects_multichannel_input():
 
 
 def test_unvoiced_frames_skip_the_encoder_and_voiced_ones_keep_pestos_pitch():
-    """track_pitch's step-by-step forward pass equals PESTO's own on every frame it encodes."""
+    """track_pitch's step-by-step forward pass (with its faster encoder kernels) equals PESTO's
+    own on every frame it encodes, to 1e-5 relative (0.02 cent)."""
     import torch
 
-    from reaper_automix.analysis.pitch import _model
+    from reaper_automix.analysis.pitch import import_pesto
 
     rate = 16000
     rng = np.random.default_rng(7)
@@ -152,7 +153,7 @@ def test_unvoiced_frames_skip_the_encoder_and_voiced_ones_keep_pestos_pitch():
     noise = rng.standard_normal(t.size) * 0.3
     signal = np.where((t > 1.0) & (t < 2.0), noise, tone).astype(np.float32)  # voiced, noise, voiced
     with torch.inference_mode():
-        f0, confidence, _ = _model("mir-1k_g7", 20.0, rate)(
+        f0, confidence, _ = import_pesto().load_model("mir-1k_g7", 20.0, sampling_rate=rate)(
             torch.from_numpy(signal), sr=rate, convert_to_freq=True, return_activations=False)
     everything = track_pitch(signal, rate, step_ms=20.0)
     np.testing.assert_allclose(everything.f0_hz, f0.double().numpy(), rtol=1e-5)

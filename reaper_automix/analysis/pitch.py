@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -102,12 +103,61 @@ def _model(model_name: str, step_ms: float, sample_rate: int) -> Any:
     with _models_lock:  # held while loading: a second thread wanting the same model waits for it
         model = _loaded_models.get(key)
         if model is None:
-            model = _loaded_models[key] = import_pesto().load_model(
-                model_name, float(step_ms), sampling_rate=int(sample_rate))
+            model = import_pesto().load_model(model_name, float(step_ms), sampling_rate=int(sample_rate))
+            _speed_up_encoder(model.encoder)
+            _loaded_models[key] = model
             while len(_loaded_models) > MAX_LOADED_MODELS:  # about 17 MB each
                 _loaded_models.popitem(last=False)
         _loaded_models.move_to_end(key)
     return model
+
+
+def _speed_up_encoder(encoder: Any) -> None:
+    """Run PESTO's encoder layers through faster CPU kernels, the same arithmetic: each 1-D
+    convolution as a 2-D one in channels-last layout (oneDNN's fast path: 2.4× here) and the
+    Toeplitz output layer as a product with its dense matrix. Activations stay within 1e-4 of
+    PESTO's own, pitch within 0.01 cent (tests compare). Layers of another shape are left alone."""
+    import torch
+    from pesto.model import ToeplitzLinear
+
+    for module in encoder.modules():
+        if not isinstance(module, torch.nn.Conv1d) or not _plain_convolution(module):
+            continue
+        if isinstance(module, ToeplitzLinear):
+            module.forward = partial(torch.matmul, other=_toeplitz_matrix(module))
+        else:
+            weight = module.weight.detach().unsqueeze(2).contiguous(memory_format=torch.channels_last)
+            module.forward = partial(_conv1d_as_2d, weight=weight, bias=module.bias, padding=module.padding[0])
+
+
+def _plain_convolution(conv: Any) -> bool:
+    """Stride 1, no dilation, one group, zero padding given in samples (and no bias for a
+    ToeplitzLinear): the layers _speed_up_encoder knows how to run."""
+    from pesto.model import ToeplitzLinear
+
+    plain = (conv.stride, conv.dilation, conv.groups, conv.padding_mode) == ((1,), (1,), 1, "zeros")
+    return plain and not isinstance(conv.padding, str) and not (
+        isinstance(conv, ToeplitzLinear) and conv.bias is not None)
+
+
+def _conv1d_as_2d(signal: Any, *, weight: Any, bias: Any, padding: int) -> Any:
+    import torch
+
+    rows = signal.unsqueeze(2).contiguous(memory_format=torch.channels_last)  # (batch, channels, 1, length)
+    return torch.nn.functional.conv2d(rows, weight, bias, padding=(0, padding)).squeeze(2)
+
+
+def _toeplitz_matrix(layer: Any) -> Any:
+    """M with ``x @ M == layer(x)``: ToeplitzLinear is a one-channel convolution padded by
+    out − 1, so out[j] = Σ_i x[i]·w[i + out − 1 − j]."""
+    import torch
+
+    taps = layer.weight.detach()[0, 0]
+    lag = layer.padding[0]  # out − 1
+    inputs = taps.numel() - lag
+    index = torch.arange(inputs)[:, None] + lag - torch.arange(lag + 1)[None, :]
+    inside = (index >= 0) & (index < taps.numel())
+    return torch.where(inside, taps[index.clamp(0, taps.numel() - 1)], torch.zeros(()))
 
 
 def track_pitch(
