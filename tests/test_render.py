@@ -164,3 +164,24 @@ def test_non_iem_plugins_are_skipped_with_a_warning(rpp_fixtures) -> None:
     renderer = Renderer(project, skip_missing=True)
     renderer.track(project.tracks[0])
     assert any("ReaComp" in w and "5.50" in w for w in renderer.warnings)
+
+
+@pytest.mark.parametrize(("fmt", "subtype"), [("WAV", "PCM_16"), ("WAV", "PCM_24"), ("FLAC", "PCM_16"),
+                                              ("FLAC", "PCM_24"), ("AIFF", "PCM_24"), ("WAV", "PCM_32"),
+                                              ("WAV", "FLOAT")])
+def test_read_audio_gives_libsndfiles_float_values(tmp_path, fmt: str, subtype: str) -> None:
+    """Integer PCM is read as integers and scaled by read_audio; the values must be the ones
+    libsndfile's own float conversion gives, full scale and the most negative code included."""
+    import soundfile as sf
+
+    from reaper_automix.audio.io import read_audio
+
+    rng = np.random.default_rng(5)
+    audio = np.clip(rng.standard_normal((4000, 2)) * 0.4, -1.0, 1.0)
+    audio[:4] = [[1.0, -1.0], [-1.0, 0.99999], [0.0, -0.5], [2.0 ** -15, -(2.0 ** -23)]]
+    path = tmp_path / f"x.{fmt.lower()}"
+    sf.write(str(path), audio, 44100, format=fmt, subtype=subtype)
+    data, rate = read_audio(path)
+    expected, _ = sf.read(str(path), dtype="float32", always_2d=True)
+    assert rate == 44100 and data.dtype == np.float32
+    np.testing.assert_array_equal(data, expected)

@@ -27,6 +27,37 @@ def drum_loop(seconds: float = 6.0) -> np.ndarray:
     return np.stack([out, 0.8 * out], axis=1).astype(np.float32)
 
 
+@pytest.mark.parametrize("sample_rate", [22050.0, 44100.0, 96000.0])
+def test_per_frame_spectral_sums_are_the_numpy_definitions(sample_rate: float) -> None:
+    """SpectralStats' one-frame-at-a-time kernel gives what whole-array NumPy gives: power in
+    runs of bins as np.add.reduceat sums them, peakiness, and the strong local peaks."""
+    from reaper_automix.analysis.role_features import _PEAK_DB, SpectralStats
+
+    rng = np.random.default_rng(3)
+    magnitude = (np.abs(rng.standard_normal((40, 1025))) * rng.uniform(0.1, 10.0, (40, 1))).astype(np.float32)
+    magnitude[0] = 0.0  # a silent frame: no strong peak
+    magnitude[1, 2:] = 0.0  # peaks only below bin 2 do not count
+    stats = SpectralStats(sample_rate)
+    stats.add(magnitude, np.ones(40), np.ones(40))
+
+    power = magnitude.astype(np.float64) ** 2
+    total = power.sum(axis=1) + 1e-30
+    shares = np.add.reduceat(power, stats.band_starts, axis=1) / total[:, None]
+    np.testing.assert_allclose(stats.frames("shares").reshape(40, -1), shares, rtol=1e-9, atol=1e-15)
+    loudest = magnitude.max(axis=1, keepdims=True)
+    peakiness = loudest[:, 0] / (magnitude.astype(np.float64).mean(axis=1) + 1e-20)
+    np.testing.assert_allclose(stats.frames("peakiness"), peakiness, rtol=1e-9)
+    strong = np.zeros(magnitude.shape, dtype=bool)
+    strong[:, 2:-1] = ((magnitude[:, 2:-1] > magnitude[:, 1:-2]) & (magnitude[:, 2:-1] >= magnitude[:, 3:])
+                       & (magnitude[:, 2:-1] >= loudest * np.float32(10.0 ** (-_PEAK_DB / 20.0))))
+    np.testing.assert_array_equal(stats.frames("peaks"), strong.sum(axis=1))
+    lowest = np.where(strong.any(axis=1), stats.freqs[np.argmax(strong, axis=1)], np.nan)
+    np.testing.assert_array_equal(stats.frames("lowest"), lowest)
+    log_bands = np.add.reduceat(power[:, : stats.log_end], stats.log_starts, axis=1) + 1e-9 * total[:, None]
+    flatness = np.exp(np.log(log_bands).mean(axis=1)) / log_bands.mean(axis=1)
+    np.testing.assert_allclose(stats.frames("flatness"), flatness, rtol=1e-9)
+
+
 def test_features_have_their_names_and_do_not_depend_on_level():
     audio = drum_loop()
     features = role_features(audio, SR)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 
 from .cfb import FRAME_LENGTH, HOP_LENGTH, MonoFrames, active_frames, frame_rms_db, mono_frames, spectral_centroid_bandwidth
@@ -66,11 +67,15 @@ class SpectralStats:
     def add(self, magnitude: np.ndarray, centroid: np.ndarray, bandwidth: np.ndarray) -> None:
         """``magnitude``: (frames, bins) of consecutive active frames; centroid and bandwidth
         (Hz) per frame."""
-        power = magnitude.astype(np.float64) ** 2
-        total = power.sum(axis=1) + 1e-30
-        log_bands = np.add.reduceat(power[:, : self.log_end], self.log_starts, axis=1)
+        frames = magnitude.shape[0]
+        log_bands = np.empty((frames, self.log_starts.size))
+        shares = np.empty((frames, self.band_starts.size))
+        per_frame = np.empty((frames, 4))  # power, peakiness, lowest strong peak's bin, strong peaks
+        _frame_sums(np.ascontiguousarray(magnitude, dtype=np.float32), self.log_starts, self.log_end,
+                    self.band_starts, np.float32(10.0 ** (-_PEAK_DB / 20.0)), log_bands, shares, per_frame)
+        total = per_frame[:, 0] + 1e-30
         log_bands += 1e-9 * total[:, None]  # a floor relative to the frame
-        shares = np.add.reduceat(power, self.band_starts, axis=1) / total[:, None]
+        shares /= total[:, None]
         log_energy = np.log(log_bands)
         flatness = np.exp(log_energy.mean(axis=1)) / log_bands.mean(axis=1)
         cumulative = np.cumsum(log_bands, axis=1)
@@ -78,14 +83,11 @@ class SpectralStats:
         previous = np.vstack([self._last if self._last is not None else log_energy[:1], log_energy[:-1]])
         flux = np.maximum(log_energy - previous, 0.0).mean(axis=1) * (10.0 / math.log(10.0))
         self._last = log_energy[-1:]
-        loudest = magnitude.max(axis=1, keepdims=True)
-        peakiness = loudest[:, 0] / (magnitude.mean(axis=1) + 1e-20)
-        strong = _local_peaks(magnitude) & (magnitude >= loudest * 10.0 ** (-_PEAK_DB / 20.0))
-        strong[:, :2] = False  # DC and the first bin
-        lowest = np.where(strong.any(axis=1), self.freqs[np.argmax(strong, axis=1)], np.nan)
-        for key, value in (("centroid", centroid), ("bandwidth", bandwidth), ("flatness", flatness), ("peakiness", peakiness),
-                           ("rolloff", rolloff), ("shares", shares), ("flux", flux),
-                           ("lowest", lowest), ("peaks", strong.sum(axis=1).astype(float))):
+        lowest_bin = per_frame[:, 2].astype(int)
+        lowest = np.where(lowest_bin >= 0, self.freqs[lowest_bin], np.nan)
+        for key, value in (("centroid", centroid), ("bandwidth", bandwidth), ("flatness", flatness),
+                           ("peakiness", per_frame[:, 1]), ("rolloff", rolloff), ("shares", shares),
+                           ("flux", flux), ("lowest", lowest), ("peaks", per_frame[:, 3])):
             self.rows[key].append(value)
 
     def frames(self, key: str) -> np.ndarray:
@@ -93,10 +95,57 @@ class SpectralStats:
         return np.concatenate(rows) if rows else np.zeros(0)
 
 
-def _local_peaks(magnitude: np.ndarray) -> np.ndarray:
-    peaks = np.zeros(magnitude.shape, dtype=bool)
-    peaks[:, 1:-1] = (magnitude[:, 1:-1] > magnitude[:, :-2]) & (magnitude[:, 1:-1] >= magnitude[:, 2:])
-    return peaks
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _frame_sums(magnitude, log_starts, log_end, band_starts, peak_ratio,  # noqa: ANN001 (numba)
+                log_bands, shares, per_frame):
+    """One frame (row) at a time, so that it stays in the L1 cache (whole-chunk NumPy passes
+    thrashed the caches of two analysis threads): the power |X|² (float64) summed over the
+    frame, over the log bands and over the share bands (runs of bins, as np.add.reduceat sums
+    them), the peakiness (loudest / mean magnitude), and the strong peaks (local maxima from bin
+    2 on within ``peak_ratio`` of the loudest bin): their count and the lowest one's bin (−1)."""
+    bins = magnitude.shape[1]
+    for f in range(magnitude.shape[0]):
+        row = magnitude[f]
+        total = 0.0
+        magnitude_sum = 0.0
+        loudest = row[0]
+        for b in range(bins):
+            value = np.float64(row[b])
+            total += value * value
+            magnitude_sum += value
+            loudest = max(loudest, row[b])
+        _run_power_sums(row, log_starts, log_end, log_bands[f])
+        _run_power_sums(row, band_starts, bins, shares[f])
+        threshold = loudest * peak_ratio
+        count = 0
+        for b in range(2, bins - 1):
+            count += (row[b] > row[b - 1]) & (row[b] >= row[b + 1]) & (row[b] >= threshold)
+        lowest = -1
+        for b in range(2, bins - 1 if count else 2):
+            if row[b] > row[b - 1] and row[b] >= row[b + 1] and row[b] >= threshold:
+                lowest = b
+                break
+        per_frame[f, 0] = total
+        per_frame[f, 1] = loudest / (magnitude_sum / bins + 1e-20)
+        per_frame[f, 2] = lowest
+        per_frame[f, 3] = count
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _run_power_sums(row, starts, end, out):  # noqa: ANN001 (numba)
+    """np.add.reduceat(row[:end] ** 2, starts) in float64: run j sums bins starts[j] up to the
+    next start (or ``end``); a run whose start is not below the next one's is its one bin."""
+    for j in range(starts.size):
+        lo = starts[j]
+        hi = starts[j + 1] if j + 1 < starts.size else end
+        if hi <= lo:
+            out[j] = np.float64(row[lo]) * np.float64(row[lo])
+            continue
+        acc = 0.0
+        for b in range(lo, hi):
+            value = np.float64(row[b])
+            acc += value * value
+        out[j] = acc
 
 
 def role_features(audio: np.ndarray, sample_rate: float) -> np.ndarray | None:

