@@ -6,22 +6,24 @@ import argparse
 import importlib
 import logging
 import sys
+from collections.abc import Iterable
 
 from rich.console import Console
 
 from . import __version__
+from .commands import SUMMARIES
 from .jobs import JobError
 
 #: One module per subcommand in reaper_automix.commands, each with register() and run().
-COMMANDS = ("inspect", "render", "analyze", "balance", "match", "mix", "vocal", "eval", "demo",
-            "install", "worker", "generate", "train")
+COMMANDS = tuple(SUMMARIES)
 
 console = Console(stderr=True)
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The CLI parser; ``only`` registers that one subcommand (its module alone is imported:
-    start-up time counts, and some commands import heavy libraries)."""
+def build_parser(full: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The CLI parser. The subcommands in ``full`` are registered with their options (their
+    modules imported); the others are listed by their summaries only, so that
+    ``reaper-automix --help`` or one subcommand starts fast (some import torch)."""
     parser = argparse.ArgumentParser(
         prog="reaper-automix",
         description="Automatic mixing for REAPER projects: inspect, render and balance .RPP "
@@ -30,15 +32,18 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug messages")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS if only is None else (only,):
-        importlib.import_module(f"reaper_automix.commands.{name}").register(subparsers)
+    for name, summary in SUMMARIES.items():
+        if name in full:
+            importlib.import_module(f"reaper_automix.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     words = sys.argv[1:] if argv is None else argv
     command = next((w for w in words if not w.startswith("-")), None)
-    parser = build_parser(command if command in COMMANDS else None)
+    parser = build_parser((command,) if command in COMMANDS else ())
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -13,6 +13,24 @@ if TYPE_CHECKING:
     from ..session import Project
 
 
+#: Every subcommand, in the order `reaper-automix --help` lists them, with its one-line summary.
+SUMMARIES: dict[str, str] = {
+    "inspect": "show a project's folder tree",
+    "render": "render a track, folder or the whole mix to WAV",
+    "analyze": "measure the loudness, peaks and CFB band of an audio file",
+    "balance": "balance the tracks inside folders (Auto balance group)",
+    "match": "mix the top-level groups to sound like a reference (Match reference)",
+    "mix": "balance every folder, then match the groups to a reference (both stages)",
+    "vocal": "mix the lead vocal against the backing (Mix lead vocal)",
+    "eval": "run an action's evaluation protocol (figures for docs/)",
+    "demo": "write a demo multitrack session (REAPER project, stems, reference mix)",
+    "install": "install the AutoMix actions into REAPER (or --uninstall them)",
+    "worker": "run one job of the REAPER actions (protocol v1, see docs/reaper.md)",
+    "generate": "write generated multitrack sessions (REAPER project, stems with roles, manifest)",
+    "train": "train a model that ships with reaper-automix (developers)",
+}
+
+
 def seed_argument(text: str) -> int:
     """argparse type of ``--seed``: a non-negative integer."""
     value = int(text)

@@ -13,12 +13,13 @@ from rich.table import Table
 from ..analysis.cfb import METHODS, cfb_loudness
 from ..analysis.loudness import LoudnessMeter, LoudnessReport, TooShortError
 from ..audio.io import read_audio
+from . import SUMMARIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "analyze",
-        help="measure the loudness, peaks and CFB band of an audio file",
+        help=SUMMARIES["analyze"],
         description="Measure one audio file as it is (its own channel layout): BS.1770-4 integrated "
         "loudness, EBU Tech 3342 loudness range, max momentary and short-term loudness, sample "
         "and true peak, and the Characteristic Frequency Band loudness used by Auto balance group.",

@@ -26,14 +26,14 @@ from ..jobs.balance import (
     plan_balance,
 )
 from ..session import FADER_MAX_DB
-from . import (add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
+from . import (SUMMARIES, add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
                save_project, write_report_files)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "balance",
-        help="balance the tracks inside folders (Auto balance group)",
+        help=SUMMARIES["balance"],
         description="Set the faders of each folder's children from their loudness in their "
         "Characteristic Frequency Band (Shi et al., AES 2025): by default each child gets the "
         "level its role (kick, hats, pad, lead vocal...) usually has in a mix, while the folder "

@@ -11,13 +11,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ..demo import PROJECT_NAME, DemoSession, build_demo
-from . import seed_argument
+from . import SUMMARIES, seed_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="write a demo multitrack session (REAPER project, stems, reference mix)",
+        help=SUMMARIES["demo"],
         description="Arrange a Bach chorale for drums, bass, vocal stand-ins and band, render "
         "it offline (music21 corpus + tinysoundfont + the GM soundfont in pretty_midi), and "
         f"save DIR/{PROJECT_NAME} with deliberately unbalanced faders and clip gains, float "

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from . import SUMMARIES
+
 TARGETS = {"balance": "Auto balance group: methods against human balances (issue 17)",
            "match": "Match reference: same-song and cross-song protocols (issue 14)",
            "vocal": "Mix lead vocal: the paper's MAE table, settings against the DiffVox presets, "
@@ -17,7 +19,7 @@ TARGETS = {"balance": "Auto balance group: methods against human balances (issue
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "eval", help="run an action's evaluation protocol (figures for docs/)",
+        "eval", help=SUMMARIES["eval"],
         description="Evaluate an action end to end on songs and print its figures. Slow: "
         "minutes to hours; not part of the tests.")
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from ..generator import GeneratedSession, SessionSpec, generate_session
 from ..generator.catalogue import FAMILIES
-from . import seed_argument
+from . import SUMMARIES, seed_argument
 
 PROJECT_NAME = "session.RPP"
 MANIFEST = "manifest.json"
@@ -21,7 +21,7 @@ MANIFEST = "manifest.json"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "generate",
-        help="write generated multitrack sessions (REAPER project, stems with roles, manifest)",
+        help=SUMMARIES["generate"],
         description="Arrange corpus pieces (music21) for drums (Hydrogen kits, one stem per "
         "piece), bass, lead, harmony parts (FluidR3 GM) and optional sung vocals (PSOLA "
         "syllables), render them offline and write DIR/session_SEED/ with session.RPP (folders "

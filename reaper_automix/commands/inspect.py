@@ -11,12 +11,13 @@ from rich.tree import Tree
 
 from ..hosts.rpp import open_project
 from ..session import Project, Track
+from . import SUMMARIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "inspect",
-        help="show a project's folder tree",
+        help=SUMMARIES["inspect"],
         description="Show the folder tree of an .RPP project or .RTrackTemplate: depth, fader "
         "dB, pan, item count and FX of every track.",
     )

@@ -19,6 +19,7 @@ from ..reaper.install import (
     probe_python,
     uninstall,
 )
+from . import SUMMARIES
 
 CHECK_COMMAND = ("python3 -c \"import sysconfig; print(sysconfig.get_config_var('LDLIBRARY'), "
                  "sysconfig.get_config_var('LIBDIR'))\"")
@@ -27,7 +28,7 @@ CHECK_COMMAND = ("python3 -c \"import sysconfig; print(sysconfig.get_config_var(
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "install",
-        help="install the AutoMix actions into REAPER (or --uninstall them)",
+        help=SUMMARIES["install"],
         description="Copy the AutoMix action scripts, the light modules they import and "
         f"{REAPY_DISTRIBUTION} {REAPY_VERSION} (taken from the --python environment) into "
         "REAPER's resource folder (Scripts/reaper-automix), register the actions in "

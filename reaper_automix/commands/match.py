@@ -16,13 +16,13 @@ from ..decisions.match import DEFAULT_BUDGET_S, DEFAULT_START, FITS, STARTS, Mat
 from ..hosts.rpp import open_project
 from ..jobs import JobError
 from ..jobs.match import TAG_COMPRESSOR, TAG_MULTIEQ, MatchPlots, MatchReport, plan_match
-from . import add_output_options, add_report_options, save_project, write_report_files
+from . import SUMMARIES, add_output_options, add_report_options, save_project, write_report_files
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "match",
-        help="mix the top-level groups to sound like a reference (Match reference)",
+        help=SUMMARIES["match"],
         description="Fit each stem's fader, pan, MultiEQ and OmniCompressor so that the mix "
         "takes on the style of a reference mix (spectrum, stereo width and balance, dynamics: "
         "Diff-MST's audio features, algorithms.md B). Stems are the top-level tracks and folders "

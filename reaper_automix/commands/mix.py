@@ -15,7 +15,7 @@ from ..hosts.rpp import open_project
 from ..jobs.balance import METHODS
 from ..jobs.match import MatchPlots
 from ..jobs.mix import plan_mix
-from . import add_output_options, add_report_options
+from . import SUMMARIES, add_output_options, add_report_options
 from .balance import report_view
 from .match import add_match_options, finish, options_from_args, report_tables
 
@@ -23,7 +23,7 @@ from .match import add_match_options, finish, options_from_args, report_tables
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "mix",
-        help="balance every folder, then match the groups to a reference (both stages)",
+        help=SUMMARIES["mix"],
         description="Stage 1, Auto balance group, on every folder (deepest first); then stage 2, "
         "Match reference, on the top-level tracks and folders, with stage 1's balance already "
         "inside them. One save at the end (in place with a .automix-bak backup, unless -o or "

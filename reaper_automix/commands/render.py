@@ -8,13 +8,13 @@ from rich.console import Console
 
 from ..audio.io import write_audio
 from ..audio.render import render_project_track
-from . import add_skip_missing, add_skip_unplayable
+from . import SUMMARIES, add_skip_missing, add_skip_unplayable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "render",
-        help="render a track, folder or the whole mix to WAV",
+        help=SUMMARIES["render"],
         description="Render a track or folder (post-FX, post-fader) or, without --track, the "
         "sum of all top-level tracks, headless, as 32-bit float WAV at the project rate. "
         "IEM plug-ins are emulated; tracks with MIDI, instruments or other plug-ins stop the "

@@ -6,13 +6,15 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from . import SUMMARIES
+
 #: target → module in reaper_automix.commands exposing register(targets).
 TARGETS = {"match": "train_match", "vocal": "train_vocal"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="train a model that ships with reaper-automix (developers)",
+        "train", help=SUMMARIES["train"],
         description="Train one of the models shipped in the package. Training data is "
         "generated offline (cached); nothing is downloaded.")
     targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)

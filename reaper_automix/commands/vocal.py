@@ -16,7 +16,7 @@ from ..decisions.vocal import DEFAULT_METHOD, METHODS
 from ..decisions.vocal_chain import REVERB_MODES
 from ..hosts.rpp import open_project
 from ..jobs.vocal import VocalPlots, VocalReport, plan_vocal
-from . import (add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
+from . import (SUMMARIES, add_output_options, add_report_options, add_skip_missing, add_skip_unplayable,
                save_project, write_report_files)
 
 REPORT_WIDTH = 80
@@ -25,7 +25,7 @@ REPORT_WIDTH = 80
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "vocal",
-        help="mix the lead vocal against the backing (Mix lead vocal)",
+        help=SUMMARIES["vocal"],
         description="Decide EQ, compression, reverb and level for the lead vocal against the "
         "backing and write them as IEM MultiEQ -> OmniCompressor -> FdnReverb on the vocal "
         "track (tagged instances, added or updated) and its fader. Methods: prior (default; "

@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 
 from ..worker.main import run_worker
+from . import SUMMARIES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "worker",
-        help="run one job of the REAPER actions (protocol v1, see docs/reaper.md)",
+        help=SUMMARIES["worker"],
         description="Run the job described by JOB_DIR/request.json and write result.json or "
         "error.json there. The REAPER actions start this as `python -m reaper_automix.worker "
         "JOB_DIR`; the subcommand is the same thing, for debugging a job by hand.",
