@@ -7,7 +7,6 @@ own, already balanced, children) of its parent. The decision itself is the pure 
 
 from __future__ import annotations
 
-import ctypes
 import math
 from collections.abc import Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -39,6 +38,7 @@ from ..report import ReportRequest, job_files
 from ..session import FADER_MAX_DB, FADER_MIN_DB, Project, Track
 from . import Cancelled, JobCancelled, JobError, Progress
 from .headroom import HeadroomOutcome, MixHeadroom
+from .memory import release_freed_memory
 
 #: ``role``: centroid band loudness plus each track's role offset; the others equalise loudness.
 METHODS = ("role", *CFB_METHODS)
@@ -395,15 +395,6 @@ def _chosen_roles(project: Project, roles: Mapping[str, str]) -> dict[str, RoleG
         for track in matches:
             chosen[track.guid] = RoleGuess(role, "user", 1.0, f"chosen for {key!r}")
     return chosen
-
-
-def release_freed_memory() -> None:
-    """Hand memory the analysis threads freed back to the system (glibc keeps it in per-thread
-    arenas otherwise, and the process's footprint grows folder after folder)."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
 
 
 def _has_items(track: Track) -> bool:

@@ -38,7 +38,7 @@ from ..jsonable import jsonable
 from ..session import Project, Track
 from ..report import ReportRequest, job_files
 from . import Cancelled, JobCancelled, JobError, Progress
-from .balance import release_freed_memory
+from .memory import release_freed_memory
 
 TAG_MULTIEQ = "AutoMix Match EQ"
 TAG_COMPRESSOR = "AutoMix Match Comp"

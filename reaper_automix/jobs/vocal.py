@@ -15,11 +15,9 @@
 
 from __future__ import annotations
 
-import ctypes
 import math
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
@@ -50,6 +48,7 @@ from ..jsonable import jsonable
 from ..report import ReportRequest, job_files
 from ..session import Project, Receive, Track
 from . import Cancelled, JobCancelled, JobError, Progress
+from .memory import freed_memory_reused
 
 if TYPE_CHECKING:
     from ..analysis.spectrum import Spectrum
@@ -220,7 +219,7 @@ def plan_vocal(
         raise JobError(f"--reverb must be one of {', '.join(REVERB_MODES)}, not {reverb!r}")
     if not 0.0 <= amount <= 1.0:
         raise JobError(f"--amount must lie in 0…100 %, not {amount * 100:g} %")
-    with _freed_memory_reused(), _one_blas_thread():
+    with freed_memory_reused(), _one_blas_thread():
         return _plan_vocal(project, vocal, backing, method, amount, reverb, skip_missing,
                            skip_unplayable, plots, progress, cancelled)
 
@@ -280,38 +279,6 @@ def _plan_vocal(project: Project, vocal: str | None, backing: list[str] | None, 
                        *path_warnings]
     progress(1.0, "done")
     return report
-
-
-#: glibc's mallopt parameters, and how far they are raised while the vocal is decided.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _GLIBC_DEFAULT = -1, -3, 128 * 1024
-_KEEP_BYTES = 1 << 30
-
-
-@contextmanager
-def _freed_memory_reused() -> Iterator[None]:
-    """While the vocal is decided, glibc serves large blocks from its heap and keeps what is
-    freed there for the next one. By default every block over 32 MB (a 3-minute signal, mono
-    float32, and every temporary like it) is fresh mmapped memory whose pages the kernel
-    faults in, then takes back: measured on the benchmark song, 113 k → 71 k page faults
-    (`prior`), 200 k → 70 k (`cnn`), 0.3–0.7 s less system time. Afterwards glibc's thresholds
-    are set back to their start values (fixed from then on: glibc adapts the mmap threshold
-    only until it is set) and the kept memory is released. Nothing changes without glibc."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt, trim = libc.mallopt, libc.malloc_trim
-    except (OSError, AttributeError):  # not glibc
-        mallopt = trim = None
-    if mallopt is None:
-        yield
-        return
-    mallopt(_M_MMAP_THRESHOLD, _KEEP_BYTES)
-    mallopt(_M_TRIM_THRESHOLD, _KEEP_BYTES)
-    try:
-        yield
-    finally:
-        mallopt(_M_MMAP_THRESHOLD, _GLIBC_DEFAULT)
-        mallopt(_M_TRIM_THRESHOLD, _GLIBC_DEFAULT)
-        trim(0)
 
 
 def _one_blas_thread() -> AbstractContextManager:
