@@ -15,7 +15,8 @@ Each measurement is a fresh process; its wall time (process start to exit, impor
 time (user + system, all threads) and peak RSS come from os.wait4. "cores" is CPU time / wall
 time; "wait" is the share of the wall time during which some task of the machine waited for a CPU
 (Linux PSI): well above zero, other processes were competing and the wall ratios are pessimistic.
---repeats N reports the fastest run of each row (and the highest peak). Rows:
+--repeats N runs N rounds of every row (interleaved, so that the machine's speed drifting between
+rows does not bias the ratios) and reports each row's fastest run (and its highest peak). Rows:
   baseline   read every file (float32) + pyloudnorm.Meter(rate).integrated_loudness, one core
   render     open the project and render every folder child as the balance job does (no analysis, one thread)
   role/lufs/centroid/f0   `reaper-automix balance PROJECT --method M --dry-run --json`
@@ -121,9 +122,8 @@ def run_measured(command: list[str]) -> Measurement:
         return Measurement(seconds, cpu_s, usage.ru_maxrss / 1024, out.read(), cpu_wait)
 
 
-def best_of(command: list[str], repeats: int) -> Measurement:
-    """Fastest of ``repeats`` runs, with the highest peak memory seen."""
-    runs = [run_measured(command) for _ in range(repeats)]
+def best_of(runs: list[Measurement]) -> Measurement:
+    """The fastest of a row's runs, with the highest peak memory seen."""
     fastest = min(runs, key=lambda run: run.seconds)
     return Measurement(fastest.seconds, fastest.cpu_s, max(run.peak_mb for run in runs), fastest.stdout,
                        fastest.cpu_wait)
@@ -279,11 +279,14 @@ def main() -> int:
     for path in paths:  # page cache warm: every pass reads from memory
         path.read_bytes()
     rows = plan_commands(project, paths, methods, not args.no_render_row, unnamed)
-    records = {}
-    for label, (title, command) in rows.items():
+    for title, command in rows.values():
         shown = " ".join(command) if len(command) <= 8 else " ".join(command[:6]) + " …"
         print(f"  {title}: {shown}", file=sys.stderr)
-        records[label] = best_of(command, args.repeats)
+    runs: dict[str, list[Measurement]] = {label: [] for label in rows}
+    for _ in range(args.repeats):  # rounds of every row: a drift in the machine's speed reaches all rows
+        for label, (_, command) in rows.items():
+            runs[label].append(run_measured(command))
+    records = {label: best_of(measured) for label, measured in runs.items()}
     print_table(records, {label: title for label, (title, _) in rows.items()})
     print(f"load average (1, 5, 15 min) after the passes: {os.getloadavg()}")
     print_checks(records, methods, paths, args.folders)
