@@ -54,8 +54,19 @@ def test_per_frame_spectral_sums_are_the_numpy_definitions(sample_rate: float) -
     lowest = np.where(strong.any(axis=1), stats.freqs[np.argmax(strong, axis=1)], np.nan)
     np.testing.assert_array_equal(stats.frames("lowest"), lowest)
     log_bands = np.add.reduceat(power[:, : stats.log_end], stats.log_starts, axis=1) + 1e-9 * total[:, None]
-    flatness = np.exp(np.log(log_bands).mean(axis=1)) / log_bands.mean(axis=1)
+    log_energy = np.log(log_bands)
+    flatness = np.exp(log_energy.mean(axis=1)) / log_bands.mean(axis=1)
     np.testing.assert_allclose(stats.frames("flatness"), flatness, rtol=1e-9)
+    cumulative = np.cumsum(log_bands, axis=1)
+    rolloff = stats.log_centres[np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1)]
+    np.testing.assert_array_equal(stats.frames("rolloff"), rolloff)
+    previous = np.vstack([log_energy[:1], log_energy[:-1]])
+    flux = np.maximum(log_energy - previous, 0.0).mean(axis=1) * (10.0 / np.log(10.0))
+    np.testing.assert_allclose(stats.frames("flux"), flux, rtol=1e-9, atol=1e-12)
+    stats.add(magnitude[2:3] * 3, np.ones(1), np.ones(1))  # a new chunk: its flux is against the last frame
+    rise = np.maximum(log_energy[2] + np.log(9.0) - log_energy[-1], 0.0).mean() * (10.0 / np.log(10.0))
+    assert rise > 0.1
+    np.testing.assert_allclose(stats.frames("flux")[40], rise, rtol=1e-6)
 
 
 def test_features_have_their_names_and_do_not_depend_on_level():

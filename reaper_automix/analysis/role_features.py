@@ -68,26 +68,17 @@ class SpectralStats:
         """``magnitude``: (frames, bins) of consecutive active frames; centroid and bandwidth
         (Hz) per frame."""
         frames = magnitude.shape[0]
-        log_bands = np.empty((frames, self.log_starts.size))
+        if self._last is None:  # the first frame's flux is 0
+            self._last = np.full(self.log_starts.size, np.nan)
         shares = np.empty((frames, self.band_starts.size))
-        per_frame = np.empty((frames, 4))  # power, peakiness, lowest strong peak's bin, strong peaks
-        _frame_sums(np.ascontiguousarray(magnitude, dtype=np.float32), self.log_starts, self.log_end,
-                    self.band_starts, np.float32(10.0 ** (-_PEAK_DB / 20.0)), log_bands, shares, per_frame)
-        total = per_frame[:, 0] + 1e-30
-        log_bands += 1e-9 * total[:, None]  # a floor relative to the frame
-        shares /= total[:, None]
-        log_energy = np.log(log_bands)
-        flatness = np.exp(log_energy.mean(axis=1)) / log_bands.mean(axis=1)
-        cumulative = np.cumsum(log_bands, axis=1)
-        rolloff = self.log_centres[np.argmax(cumulative >= 0.85 * cumulative[:, -1:], axis=1)]
-        previous = np.vstack([self._last if self._last is not None else log_energy[:1], log_energy[:-1]])
-        flux = np.maximum(log_energy - previous, 0.0).mean(axis=1) * (10.0 / math.log(10.0))
-        self._last = log_energy[-1:]
-        lowest_bin = per_frame[:, 2].astype(int)
-        lowest = np.where(lowest_bin >= 0, self.freqs[lowest_bin], np.nan)
+        per_frame = np.empty((frames, 6))
+        _frame_features(np.ascontiguousarray(magnitude, dtype=np.float32), self.freqs, self.log_starts,
+                        self.log_end, self.log_centres, self.band_starts,
+                        np.float32(10.0 ** (-_PEAK_DB / 20.0)), self._last, shares, per_frame)
+        flatness, peakiness, rolloff, flux, lowest, peaks = per_frame.T
         for key, value in (("centroid", centroid), ("bandwidth", bandwidth), ("flatness", flatness),
-                           ("peakiness", per_frame[:, 1]), ("rolloff", rolloff), ("shares", shares),
-                           ("flux", flux), ("lowest", lowest), ("peaks", per_frame[:, 3])):
+                           ("peakiness", peakiness), ("rolloff", rolloff), ("shares", shares),
+                           ("flux", flux), ("lowest", lowest), ("peaks", peaks)):
             self.rows[key].append(value)
 
     def frames(self, key: str) -> np.ndarray:
@@ -95,40 +86,79 @@ class SpectralStats:
         return np.concatenate(rows) if rows else np.zeros(0)
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _frame_sums(magnitude, log_starts, log_end, band_starts, peak_ratio,  # noqa: ANN001 (numba)
-                log_bands, shares, per_frame):
-    """One frame (row) at a time, so that it stays in the L1 cache (whole-chunk NumPy passes
-    thrashed the caches of two analysis threads): the power |X|² (float64) summed over the
-    frame, over the log bands and over the share bands (runs of bins, as np.add.reduceat sums
-    them), the peakiness (loudest / mean magnitude), and the strong peaks (local maxima from bin
-    2 on within ``peak_ratio`` of the loudest bin): their count and the lowest one's bin (−1)."""
-    bins = magnitude.shape[1]
+@numba.njit(nogil=True, cache=True)
+def _frame_features(magnitude, freqs, log_starts, log_end, log_centres, band_starts,  # noqa: ANN001
+                    peak_ratio, last, shares, out):
+    """Every frame's features, one frame (row) at a time so that it stays in the L1 cache, in one
+    call per chunk (per-call overhead was most of the cost): ``out`` gets flatness, peakiness,
+    roll-off (Hz), flux (dB), the lowest strong peak (Hz, NaN if none) and the strong peaks'
+    count; ``shares`` the share bands' power fractions. ``last`` holds the previous frame's log
+    band energies (NaN before the first frame) and is updated."""
+    bands = log_starts.size
+    log_bands = np.empty(bands)
+    log_energy = np.empty(bands)
     for f in range(magnitude.shape[0]):
         row = magnitude[f]
-        total = 0.0
-        magnitude_sum = 0.0
-        loudest = row[0]
-        for b in range(bins):
-            value = np.float64(row[b])
-            total += value * value
-            magnitude_sum += value
-            loudest = max(loudest, row[b])
-        _run_power_sums(row, log_starts, log_end, log_bands[f])
-        _run_power_sums(row, band_starts, bins, shares[f])
-        threshold = loudest * peak_ratio
-        count = 0
-        for b in range(2, bins - 1):
-            count += (row[b] > row[b - 1]) & (row[b] >= row[b + 1]) & (row[b] >= threshold)
-        lowest = -1
-        for b in range(2, bins - 1 if count else 2):
-            if row[b] > row[b - 1] and row[b] >= row[b + 1] and row[b] >= threshold:
-                lowest = b
+        total, peakiness, lowest, peaks = _bin_sums(row, log_starts, log_end, band_starts, peak_ratio,
+                                                    log_bands, shares[f])
+        total += 1e-30
+        shares[f] /= total
+        log_sum = 0.0
+        band_sum = 0.0
+        for j in range(bands):
+            log_bands[j] += 1e-9 * total  # a floor relative to the frame
+            log_energy[j] = np.log(log_bands[j])
+            log_sum += log_energy[j]
+            band_sum += log_bands[j]
+        flatness = np.exp(log_sum / bands) / (band_sum / bands)
+        rolloff_at = 0.85 * band_sum
+        cumulative = 0.0
+        rolloff = log_centres[bands - 1]
+        for j in range(bands):
+            cumulative += log_bands[j]
+            if cumulative >= rolloff_at:
+                rolloff = log_centres[j]
                 break
-        per_frame[f, 0] = total
-        per_frame[f, 1] = loudest / (magnitude_sum / bins + 1e-20)
-        per_frame[f, 2] = lowest
-        per_frame[f, 3] = count
+        rise = 0.0
+        for j in range(bands):
+            previous = log_energy[j] if np.isnan(last[j]) else last[j]
+            rise += max(log_energy[j] - previous, 0.0)
+            last[j] = log_energy[j]
+        out[f, 0] = flatness
+        out[f, 1] = peakiness
+        out[f, 2] = rolloff
+        out[f, 3] = rise / bands * (10.0 / np.log(10.0))
+        out[f, 4] = freqs[lowest] if lowest >= 0 else np.nan
+        out[f, 5] = peaks
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _bin_sums(row, log_starts, log_end, band_starts, peak_ratio, log_bands, shares):  # noqa: ANN001
+    """One frame's power |X|² (float64) summed over the frame, the log bands and the share bands
+    (runs of bins, as np.add.reduceat sums them), its peakiness (loudest / mean magnitude), and
+    its strong peaks (local maxima from bin 2 on within ``peak_ratio`` of the loudest bin):
+    (power, peakiness, lowest strong peak's bin or −1, strong peaks)."""
+    bins = row.size
+    total = 0.0
+    magnitude_sum = 0.0
+    loudest = row[0]
+    for b in range(bins):
+        value = np.float64(row[b])
+        total += value * value
+        magnitude_sum += value
+        loudest = max(loudest, row[b])
+    _run_power_sums(row, log_starts, log_end, log_bands)
+    _run_power_sums(row, band_starts, bins, shares)
+    threshold = loudest * peak_ratio
+    count = 0
+    for b in range(2, bins - 1):
+        count += (row[b] > row[b - 1]) & (row[b] >= row[b + 1]) & (row[b] >= threshold)
+    lowest = -1
+    for b in range(2, bins - 1 if count else 2):
+        if row[b] > row[b - 1] and row[b] >= row[b + 1] and row[b] >= threshold:
+            lowest = b
+            break
+    return total, loudest / (magnitude_sum / bins + 1e-20), lowest, count
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True)
