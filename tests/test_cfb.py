@@ -109,6 +109,32 @@ def test_white_noise_centroid_is_a_quarter_of_the_rate():
     assert bandwidth == pytest.approx(rate / 2 / math.sqrt(12), rel=0.01)
 
 
+def test_centroid_and_bandwidth_are_librosas_over_the_selected_frames():
+    """librosa's defaults, written out in float64: 2048-sample periodic Hann frames every 512
+    samples, centred with zero padding, magnitude spectrum, p = 2, silent frames 0 Hz; averaged
+    over the selected frames."""
+    rate = 44100
+    rng = np.random.default_rng(8)
+    signal = (rng.standard_normal(rate * 3) * np.linspace(0.01, 1.0, rate * 3)).astype(np.float32)
+    signal[rate : rate + 20000] = 0.0
+    mono = mono_frames(signal)
+    selected = rng.random(mono.n_frames) < 0.7
+    padded = np.pad(signal.astype(np.float64), 1024)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, 2048)[::512]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2048) / 2048)
+    magnitude = np.abs(np.fft.rfft(frames * window, axis=1))
+    freqs = np.arange(1025) * rate / 2048
+    total = magnitude.sum(axis=1)
+    silent = total == 0
+    assert silent.sum() > 10 and frames.shape[0] == mono.n_frames
+    centroid = (magnitude @ freqs) / np.where(silent, 1.0, total)
+    bandwidth = np.sqrt((magnitude * (freqs - centroid[:, None]) ** 2).sum(axis=1) / np.where(silent, 1.0, total))
+    mean_centroid, mean_bandwidth, used = spectral_centroid_bandwidth(mono, rate, selected)
+    assert used == selected.sum()
+    assert mean_centroid == pytest.approx(centroid[selected].mean(), rel=1e-5)
+    assert mean_bandwidth == pytest.approx(bandwidth[selected].mean(), rel=1e-5)
+
+
 def test_centroid_band_loudness_measures_the_prefiltered_track():
     rate = 44100
     audio = stereo(band_noise(1000.0, 3000.0, rate))

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
+import numba
 import numpy as np
 import scipy.fft
 
@@ -160,26 +161,51 @@ def spectral_centroid_bandwidth(
     used = int(selected.sum())
     if used == 0:
         return 0.0, 0.0, 0
-    window = _HANN
     freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
-    moments = np.stack([np.ones_like(freqs), freqs, freqs * freqs], axis=1).astype(np.float32)
     framed = np.lib.stride_tricks.sliding_window_view(mono.padded, FRAME_LENGTH)[::HOP_LENGTH]
+    magnitude = np.empty((_STFT_CHUNK_FRAMES, freqs.size), dtype=np.float32)
+    centroid, bandwidth = np.empty(_STFT_CHUNK_FRAMES), np.empty(_STFT_CHUNK_FRAMES)
     centroid_sum = bandwidth_sum = 0.0
     for start in range(0, mono.n_frames, _STFT_CHUNK_FRAMES):  # slices: fancy indexing is 15x slower
         keep = selected[start : start + _STFT_CHUNK_FRAMES]
-        if not keep.any():
+        kept = int(keep.sum())
+        if kept == 0:
             continue
-        magnitude = np.abs(scipy.fft.rfft(framed[start : start + keep.size] * window, axis=1))
-        total, first, second = (magnitude[keep] @ moments).astype(np.float64).T
-        has_energy = total > 0
-        centroid = np.divide(first, total, out=np.zeros_like(first), where=has_energy)
-        spread = np.divide(second, total, out=np.zeros_like(second), where=has_energy)
-        bandwidth = np.sqrt(np.maximum(spread - centroid * centroid, 0.0))
-        centroid_sum += centroid.sum()
-        bandwidth_sum += bandwidth.sum()
+        spectrum = scipy.fft.rfft(framed[start : start + keep.size] * _HANN, axis=1)
+        _magnitude_moments(spectrum, keep, freqs, magnitude, centroid, bandwidth)
+        centroid_sum += centroid[:kept].sum()
+        bandwidth_sum += bandwidth[:kept].sum()
         if stats is not None:
-            stats.add(magnitude[keep], centroid, bandwidth)
+            stats.add(magnitude[:kept], centroid[:kept].copy(), bandwidth[:kept].copy())
     return float(centroid_sum / used), float(bandwidth_sum / used), used
+
+
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _magnitude_moments(spectrum, keep, freqs, magnitude, centroid, bandwidth):  # noqa: ANN001 (numba)
+    """For each kept frame (row i of the outputs = the i-th kept one): its magnitude spectrum
+    |X| (float32, as np.abs), and its centroid Σ|X|f / Σ|X| and bandwidth (Σ|X|(f − centroid)² /
+    Σ|X|)^½ with float64 sums; 0 Hz for a frame without energy, as in librosa. One pass over
+    the spectrum, no temporaries (the NumPy version's small calls cost half the FFT's time)."""
+    row = 0
+    for f in range(spectrum.shape[0]):
+        if not keep[f]:
+            continue
+        total = first = second = 0.0
+        for b in range(spectrum.shape[1]):
+            value = spectrum[f, b]
+            level = np.sqrt(value.real * value.real + value.imag * value.imag)
+            magnitude[row, b] = level
+            weight = np.float64(level)
+            total += weight
+            first += weight * freqs[b]
+            second += weight * freqs[b] * freqs[b]
+        if total > 0.0:
+            middle = first / total
+            centroid[row] = middle
+            bandwidth[row] = np.sqrt(max(second / total - middle * middle, 0.0))
+        else:
+            centroid[row] = bandwidth[row] = 0.0
+        row += 1
 
 
 def active_audio(mono: MonoFrames, frames: np.ndarray) -> np.ndarray:
