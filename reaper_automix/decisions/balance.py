@@ -162,7 +162,7 @@ def decide_balance(
     ``current_gains_db``: the gains (faders) the tracks play at now, which set the level the
     group keeps (default 0 dB each: the tracks as given); only ``level="keep"`` uses them.
     ``stems(before, after)``: with ``level="keep"``, called with the tracks summed at their
-    current gains and at the decided ones (float64 (samples, channels)), e.g. to check the
+    current gains and at the decided ones (float32 (samples, channels)), e.g. to check the
     whole mix for clipping without rendering the group again. ``executor``: analyse on this
     shared thread pool instead of ``workers`` threads of its own.
 
@@ -199,8 +199,7 @@ def decide_balance(
     if level == "keep" and decision.target_db is not None:
         decision = _keep_level(decision, stem, sample_rate)
         if stems is not None and decision.level == "keep":
-            stems(stem.before, stem.buses[0] * 10.0 ** (decision.target_db / 20.0)
-                  + (stem.fixed if stem.fixed is not None else 0.0))
+            stems(*stem.mixes(decision.target_db))
     return decision
 
 
@@ -307,6 +306,14 @@ class _ProvisionalStem:
             _add_scaled(audio, self.buses, gains)
             self.playing |= gains != 0.0
 
+    def mixes(self, b: float) -> tuple[np.ndarray | None, np.ndarray]:
+        """The group now (``before``, None if silent) and at the decided gains (10^(b/20)·sum
+        plus the inactive tracks), as float32 arrays made in one pass each."""
+        before = None if self.before is None else self.before.astype(np.float32)
+        after = np.empty(self.buses[0].shape, dtype=np.float32)
+        _scaled_mix(self.buses[0], 10.0 ** (b / 20.0), self.buses[2], bool(self.playing[2]), after)
+        return before, after
+
     def peak_dbfs(self, b: float = 0.0, *, with_fixed: bool = False) -> float:
         """Sample peak of 10^(b/20)·sum, plus the inactive tracks ``with_fixed``."""
         if self.buses is None or not self.buses.shape[1]:
@@ -345,6 +352,14 @@ def _peak_of_mix(scaled, gain, fixed, with_fixed):  # noqa: ANN001 (numba)
             value = gain * scaled[i, j] + (fixed[i, j] if with_fixed else 0.0)
             peak = max(peak, abs(value))
     return peak
+
+
+@numba.njit(nogil=True, cache=True)
+def _scaled_mix(scaled, gain, fixed, with_fixed, out):  # noqa: ANN001 (numba)
+    """out = gain·scaled (+ fixed), computed in float64, stored in out's type."""
+    for i in range(scaled.shape[0]):
+        for j in range(scaled.shape[1]):
+            out[i, j] = gain * scaled[i, j] + (fixed[i, j] if with_fixed else 0.0)
 
 
 def _with_roles(decision: BalanceDecision, targets: _Targets) -> BalanceDecision:

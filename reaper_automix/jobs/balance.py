@@ -285,7 +285,7 @@ def _balance_folder(
         loaders, renderer.sample_rate, method="centroid" if method == "role" else method,
         level=level, current_gains_db=[child.volume_db for child in candidates],
         names=[child.display_name for child in candidates],
-        stems=(lambda *both: sums.extend(a.astype(np.float32) for a in both)) if wanted else None,
+        stems=(lambda *both: sums.extend(both)) if wanted else None,
         executor=analysis, **targets,
     )
     group = GroupBalance(
@@ -324,7 +324,7 @@ def _balance_folder(
         group.tracks.append(entry)
     group.summary = group.summarise()
     if sums:  # the children's sum after, with their common shift (the folder's is its fader's)
-        headroom.add(folder, sums[0], sums[1] * 10.0 ** (group.level_shift_db / 20.0))
+        headroom.add(folder, sums[0], sums[1], after_gain=10.0 ** (group.level_shift_db / 20.0))
     return group
 
 

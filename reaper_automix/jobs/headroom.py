@@ -19,6 +19,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from ..analysis.loudness import amplitude_to_db
@@ -71,19 +72,22 @@ class MixHeadroom:
                 and not (folder.fx_enabled and any(fx.active for fx in folder.fx))
                 and not self._nested_change(folder))
 
-    def add(self, folder: Track, before: np.ndarray, after: np.ndarray) -> None:
-        """A balanced folder's children summed before and after (pre folder fader; ``after``
-        with the children's common shift), once its faders are final."""
+    def add(self, folder: Track, before: np.ndarray | None, after: np.ndarray, *,
+            after_gain: float = 1.0) -> None:
+        """A balanced folder's children summed before (None: silent) and after, pre folder
+        fader; ``after_gain`` is the children's common shift, once its faders are final."""
         if not self.summed(folder):
             return
-        pans = np.asarray(pan_gains(folder.pan), np.float32)
+        pans = np.asarray(pan_gains(folder.pan), np.float64)
         with self._lock:
             self._summed.add(id(folder))
             if not self._changed(folder):
-                self.same += before * (pans * np.float32(folder.volume))
+                if before is not None:
+                    _add_panned(self.same, before, pans * folder.volume)
                 return
-            self.before += before * (pans * np.float32(self.volumes_before[id(folder)]))
-            self.after += after * (pans * np.float32(folder.volume))
+            if before is not None:
+                _add_panned(self.before, before, pans * self.volumes_before[id(folder)])
+            _add_panned(self.after, after, pans * (folder.volume * after_gain))
             self.changed.append(folder)
 
     def apply(self) -> HeadroomOutcome:
@@ -154,6 +158,14 @@ class MixHeadroom:
         finally:
             for t, volume in zip(tracks, now):
                 t.volume = volume
+
+
+@numba.njit(nogil=True, cache=True)
+def _add_panned(mix, stem, gains):  # noqa: ANN001 (numba)
+    """mix[:, c] += gains[c]·stem[:, c] (stereo), without a temporary."""
+    for i in range(stem.shape[0]):
+        for c in range(2):
+            mix[i, c] += gains[c] * stem[i, c]
 
 
 def _peak_db(mix: np.ndarray) -> float:
