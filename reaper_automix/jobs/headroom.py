@@ -162,10 +162,12 @@ class MixHeadroom:
 
 @numba.njit(nogil=True, cache=True)
 def _add_panned(mix, stem, gains):  # noqa: ANN001 (numba)
-    """mix[:, c] += gains[c]·stem[:, c] (stereo), without a temporary."""
+    """mix[:, c] += gains[c]·stem[:, c] for the two channels of the mix (a mono stem feeds both),
+    without a temporary."""
+    last = stem.shape[1] - 1
     for i in range(stem.shape[0]):
         for c in range(2):
-            mix[i, c] += gains[c] * stem[i, c]
+            mix[i, c] += gains[c] * stem[i, min(c, last)]
 
 
 def _peak_db(mix: np.ndarray) -> float:
