@@ -47,8 +47,8 @@ class SpectralStats:
     def __init__(self, sample_rate: float) -> None:
         freqs = np.arange(FRAME_LENGTH // 2 + 1) * sample_rate / FRAME_LENGTH
         self.freqs = freqs
-        # bands as runs of bins (np.add.reduceat: no BLAS, whose threads fight the analysis
-        # threads for the cores); log bands from 40 Hz to 0.45·fs, at least one bin each
+        # bands as runs of bins (summed by _run_power_sums); log bands from 40 Hz to 0.45·fs,
+        # at least one bin each
         top = int(0.45 * FRAME_LENGTH)
         starts = np.unique(np.round(np.geomspace(40.0 * FRAME_LENGTH / sample_rate, top, _LOG_BANDS + 1)).astype(int))
         self.log_starts, self.log_end = starts[:-1], starts[-1]
@@ -151,10 +151,10 @@ def _bin_sums(row, log_starts, log_end, band_starts, peak_ratio, log_bands, shar
     _run_power_sums(row, band_starts, bins, shares)
     threshold = loudest * peak_ratio
     count = 0
-    for b in range(2, bins - 1):
+    for b in range(2, bins - 1):  # branch-free, so it vectorises (one loop with both: 1.6x slower)
         count += (row[b] > row[b - 1]) & (row[b] >= row[b + 1]) & (row[b] >= threshold)
     lowest = -1
-    for b in range(2, bins - 1 if count else 2):
+    for b in range(2, bins - 1 if count else 2):  # the first peak, usually a few bins in
         if row[b] > row[b - 1] and row[b] >= row[b + 1] and row[b] >= threshold:
             lowest = b
             break
